@@ -1,0 +1,147 @@
+"""Every setting in one place: its environment variable, its default, and what it means.
+
+The README's settings table is generated from SETTINGS (``python -m empathy settings``), so the
+documentation and the code cannot drift. Per-run overrides (the DAG's Params) go through
+``load(overrides)``; nothing else reads ``os.environ`` for Empathy settings.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _setting(env: str, default, doc: str):
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things live -------------------------------------------------------------------
+    home: Path = _setting(
+        "EMPATHY_HOME", REPO_ROOT / "data",
+        "Holds landing/ (input), empathy.duckdb (state) and outbox/ (previews of what was or would be sent).")
+
+    # --- scoring -----------------------------------------------------------------------------
+    scorer: str = _setting(
+        "EMPATHY_SCORER", "lexicon",
+        "`lexicon`: the offline scorer; `openai`: the LLM scorer through connection `openai_default`.")
+    openai_conn_id: str = _setting("EMPATHY_OPENAI_CONN_ID", "openai_default", "Airflow connection for the LLM.")
+    openai_model: str = _setting(
+        "EMPATHY_OPENAI_MODEL", "gpt-4o-mini", "Model used when the connection's extra has no `model`.")
+    llm_concurrency: int = _setting("EMPATHY_LLM_CONCURRENCY", 4, "LLM requests in flight at once.")
+    llm_timeout_s: float = _setting("EMPATHY_LLM_TIMEOUT_S", 30.0, "Timeout of one LLM request, seconds.")
+    llm_max_retries: int = _setting(
+        "EMPATHY_LLM_MAX_RETRIES", 3, "Retries of one LLM request on 429/5xx/timeouts (the SDK's own).")
+    llm_texts_per_user: int = _setting(
+        "EMPATHY_LLM_TEXTS_PER_USER", 5, "How many of a user's latest customer texts the LLM sees.")
+    score_batch_size: int = _setting(
+        "EMPATHY_SCORE_BATCH_SIZE", 2000, "Users per scoring batch (one mapped Airflow task each).")
+
+    # --- behavioural detectors (the seed's thresholds) -----------------------------------------
+    rage_clicks: int = _setting("EMPATHY_RAGE_CLICKS", 3, "Clicks on the same element that make a rage click.")
+    rage_window_s: float = _setting("EMPATHY_RAGE_WINDOW_S", 10.0, "... within this many seconds.")
+    api_error_streak: int = _setting(
+        "EMPATHY_API_ERROR_STREAK", 3, "Consecutive failed API requests (status >= 400) that make a streak.")
+    docs_dwell_s: float = _setting(
+        "EMPATHY_DOCS_DWELL_S", 300.0, "Seconds on a /docs/ page, with no command run after it, that mean confused.")
+    session_gap_s: float = _setting(
+        "EMPATHY_SESSION_GAP_S", 1800.0, "Inactivity that ends a session (Segment/GA convention: 30 min).")
+    search_loop: int = _setting(
+        "EMPATHY_SEARCH_LOOP", 3, "Searches in one session without a result being used that make a loop.")
+    lookback_days: int = _setting(
+        "EMPATHY_LOOKBACK_DAYS", 14, "Evidence older than this (before the run's as-of time) no longer counts.")
+    half_life_h: float = _setting(
+        "EMPATHY_HALF_LIFE_H", 48.0, "Half-life of evidence in the sentiment trend (EWMA over events).")
+
+    # --- policy ---------------------------------------------------------------------------------
+    high_value_mrr: float = _setting(
+        "EMPATHY_HIGH_VALUE_MRR", 1000.0, "Accounts with group trait `mrr` at or above this get concierge alerts.")
+    alert_cooldown_h: float = _setting(
+        "EMPATHY_ALERT_COOLDOWN_H", 24.0, "One Slack alert per account per this many hours, unless it gets worse.")
+    slack_fallback_channel: str = _setting(
+        "EMPATHY_SLACK_CHANNEL", "#empathy-alerts", "Where alerts go when the account has no account manager.")
+    email_cap_per_day: int = _setting(
+        "EMPATHY_EMAIL_CAP_PER_DAY", 1, "Non-transactional emails per user per 24 h.")
+    quiet_hours: str = _setting(
+        "EMPATHY_QUIET_HOURS", "21-8", "No non-transactional email in these local hours (user's timezone), `start-end`.")
+    holdout_pct: float = _setting(
+        "EMPATHY_HOLDOUT_PCT", 10.0, "Share of users (0-100) who get the standard drip with no empathy adjustments.")
+    release_after_h: float = _setting(
+        "EMPATHY_RELEASE_AFTER_H", 24.0,
+        "A held user is released after this many hours with no negative signal and some positive evidence.")
+
+    # --- delivery -------------------------------------------------------------------------------
+    slack_conn_id: str = _setting("EMPATHY_SLACK_CONN_ID", "slack_api_default", "Airflow connection for Slack.")
+    sendgrid_conn_id: str = _setting(
+        "EMPATHY_SENDGRID_CONN_ID", "sendgrid_default", "Airflow connection for SendGrid.")
+    sendgrid_sandbox: bool = _setting(
+        "EMPATHY_SENDGRID_SANDBOX", False, "Send with SendGrid's sandbox mode (validated, never delivered).")
+    unsubscribe_url: str = _setting(
+        "EMPATHY_UNSUBSCRIBE_URL", "https://example.com/unsubscribe?u={user_id}",
+        "Unsubscribe link in every email footer when no SendGrid `asm_group_id` is set.")
+    delivery_max_attempts: int = _setting(
+        "EMPATHY_DELIVERY_MAX_ATTEMPTS", 5, "Delivery attempts of one action (across runs) before it stays `failed`.")
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "empathy.duckdb"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for hand-offs between tasks (scoring batches, delivery results)."""
+        return self.home / "work"
+
+
+def _coerce(value, like):
+    if isinstance(like, bool):
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(like, Path):
+        return Path(value).expanduser()
+    if isinstance(like, int):
+        return int(value)
+    if isinstance(like, float):
+        return float(value)
+    return str(value)
+
+
+def load(overrides: dict | None = None, environ: dict | None = None) -> Settings:
+    """Settings from defaults, then the environment, then per-run overrides (by field name)."""
+    environ = os.environ if environ is None else environ
+    defaults = Settings()
+    values = {}
+    for f in fields(Settings):
+        env = f.metadata["env"]
+        if env in environ and environ[env] != "":
+            values[f.name] = _coerce(environ[env], getattr(defaults, f.name))
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in {f.name for f in fields(Settings)}:
+            raise KeyError(f"unknown setting {name!r}")
+        values[name] = _coerce(value, getattr(defaults, name))
+    return replace(defaults, **values)
+
+
+def settings_table() -> str:
+    """The README's settings table, in Markdown."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    defaults = Settings()
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        if isinstance(default, Path):
+            default = "data/ in the repository" if f.name == "home" else default
+        rows.append(f"| `{f.metadata['env']}` | `{default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

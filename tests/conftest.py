@@ -1,0 +1,45 @@
+"""Shared fixtures: every test gets its own EMPATHY_HOME and Airflow home, so tests never touch data/."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "include"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+# Airflow reads its settings at import: point it at a throwaway home before anything imports it.
+_AIRFLOW_HOME = ROOT / ".airflow" / "test"
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
+os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(_AIRFLOW_HOME / "logs"))
+for _name in list(os.environ):  # a developer's real credentials never reach a test
+    if _name.startswith("AIRFLOW_CONN_") or _name.startswith("EMPATHY_"):
+        del os.environ[_name]
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Settings with a fresh EMPATHY_HOME under tmp_path (also exported, for code that reloads them)."""
+    from empathy import config
+
+    monkeypatch.setenv("EMPATHY_HOME", str(tmp_path / "home"))
+    s = config.load()
+    s.landing.mkdir(parents=True, exist_ok=True)
+    return s
+
+
+@pytest.fixture
+def con(settings):
+    """A migrated DuckDB connection on the test's own database."""
+    from empathy import store
+
+    with store.connect(settings) as c:
+        yield c
