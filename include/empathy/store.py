@@ -8,6 +8,7 @@ retry below only smooths over a CLI command run beside Airflow.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,24 @@ def sql(name: str) -> str:
     return resources.files("empathy").joinpath("sql", name).read_text(encoding="utf-8")
 
 
+def statements(text: str) -> list[str]:
+    """Split a .sql file into statements (on a `;` that ends a line; our SQL files keep to that)."""
+    out = []
+    for stmt in re.split(r";[ \t]*(?:--[^\n]*)?\n", text + "\n"):
+        code = "\n".join(line for line in stmt.splitlines() if not line.strip().startswith("--")).strip()
+        if code:
+            out.append(code)
+    return out
+
+
+def run_script(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
+    """Run every statement of sql/<name>, each with the named parameters ($name) it uses."""
+    params = params or {}
+    for stmt in statements(sql(name)):
+        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", stmt)}
+        con.execute(stmt, used or None).fetchall()  # DuckDB 2 wants every result consumed
+
+
 def _schema_files() -> list[str]:
     folder = resources.files("empathy").joinpath("sql", "schema")
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
@@ -32,7 +51,7 @@ def _schema_files() -> list[str]:
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Create or upgrade every table. Schema files are idempotent (IF NOT EXISTS) and run in name order."""
     for name in _schema_files():
-        con.execute(sql(f"schema/{name}"))
+        run_script(con, f"schema/{name}")
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

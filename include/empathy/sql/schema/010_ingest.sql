@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     duplicates    BIGINT NOT NULL,
     quarantined   BIGINT NOT NULL,
     ingested_at   TIMESTAMPTZ NOT NULL,
-    run_id        VARCHAR
+    run_id        VARCHAR,
+    mtime_ns      BIGINT                -- with size_bytes: an unchanged file is skipped without being read
 );
 
 -- A landed file whose content changed under a name already ingested: reported, never silently re-read.
