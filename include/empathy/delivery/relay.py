@@ -1,0 +1,266 @@
+"""The outbox relay: claim pending actions, send them, record what happened.
+
+Three steps so Airflow can keep database work (``claim``, ``record``: the one-writer DuckDB pool)
+apart from network work (``send``: no database). ``deliver`` runs all three in one process.
+
+Exactly once, as far as a sender without idempotency keys allows:
+- ``claim`` takes rows that are ``pending`` (never tried, or claimed by a relay that crashed more
+  than ``delivery_lease_s`` ago) or ``failed`` with attempts left, increments ``attempts`` and
+  stamps them, so a concurrent relay leaves them alone for the lease.
+- ``send`` writes a journal entry (``work/delivery/<action_id>.json``) the moment a provider
+  accepts a message; a re-claimed row with a journal entry is answered from it, not sent again.
+- ``record`` sets the outcome only on rows still in flight: a ``sent`` row never changes back.
+The remaining window: a crash after the provider accepted a message and before the journal
+entry was written (microseconds), or a timeout whose request was in fact accepted, re-sends that
+one action once on the next run. Both carry the ``action_id`` to the provider for tracing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from empathy import connections, store
+from empathy.config import Settings
+from empathy.delivery import preview
+from empathy.delivery import sendgrid as sg_sender
+from empathy.delivery import slack as slack_sender
+
+log = logging.getLogger(__name__)
+
+KINDS = ("hold", "release", "slack_alert", "email")
+
+
+# --- claim ------------------------------------------------------------------------------------
+def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit: int = 1000,
+          failed_before: datetime | None = None) -> list[dict]:
+    """Claim up to ``limit`` deliverable actions (oldest first) and return them as JSON-ready dicts.
+
+    ``run_id`` limits the claim to one run's actions (a backfill or dry run must not touch other
+    runs' rows); None takes every deliverable row, including earlier runs' failures.
+    ``failed_before`` retries only failures recorded before that time (``deliver`` uses it so a
+    row failing now waits for the next run instead of being hammered in a loop).
+    """
+    kinds = list(kinds or KINDS)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown action kinds {sorted(unknown)}")
+    stale_before = datetime.now(timezone.utc) - timedelta(seconds=settings.delivery_lease_s)
+    with store.transaction(con):
+        con.execute(store.sql("delivery/give_up.sql"),
+                    {"max_attempts": settings.delivery_max_attempts, "stale_before": stale_before})
+        cur = con.execute(store.sql("delivery/claim.sql"), {
+            "max_attempts": settings.delivery_max_attempts, "stale_before": stale_before,
+            "kinds": kinds, "run_id": run_id or "", "limit": int(limit),
+            "failed_before": failed_before or datetime.now(timezone.utc) + timedelta(days=1)})
+        names = [c[0] for c in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    for row in rows:
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        for key, value in row.items():
+            if isinstance(value, (datetime, date)):
+                row[key] = value.isoformat()
+    rows.sort(key=lambda r: (r["created_at"] or "", r["action_id"]))
+    return rows
+
+
+# --- send -------------------------------------------------------------------------------------
+def _journal_dir(settings: Settings) -> Path:
+    return settings.work_dir / "delivery"
+
+
+def _journal_path(settings: Settings, action_id: str) -> Path:
+    return _journal_dir(settings) / f"{preview._safe_name(action_id)}.json"
+
+
+def _journal_read(settings: Settings, action_id: str) -> dict | None:
+    path = _journal_path(settings, action_id)
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return entry if entry.get("action_id") == action_id and entry.get("status") == "sent" else None
+
+
+def _journal_write(settings: Settings, outcome: dict) -> None:
+    path = _journal_path(settings, outcome["action_id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(outcome, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _outcome(row, status, provider_id=None, preview_path=None, error=None) -> dict:
+    return {"action_id": row["action_id"], "kind": row["kind"], "status": status, "provider_id": provider_id,
+            "preview_path": str(preview_path) if preview_path else None, "error": error}
+
+
+class _Channels:
+    """Clients made on first need (importing Airflow for a connection costs seconds)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._slack = self._sg_info = self._sg = None
+        self._slack_done = self._sg_done = False
+
+    def slack(self):
+        if not self._slack_done:
+            s = self.settings
+            self._slack = connections.slack_client(s.slack_conn_id, s.delivery_timeout_s, s.delivery_retries)
+            self._slack_done = True
+        return self._slack
+
+    def sendgrid(self):
+        """(SendGridInfo, SendGridAPIClient), or (None, None) when not configured."""
+        if not self._sg_done:
+            self._sg_info = connections.sendgrid_info(self.settings.sendgrid_conn_id)
+            if self._sg_info is not None:
+                self._sg = sg_sender.client(self._sg_info, self.settings.delivery_timeout_s)
+            self._sg_done = True
+        return self._sg_info, self._sg
+
+
+def _send_one(row: dict, settings: Settings, channels: _Channels, force_simulate: bool) -> dict:
+    outbox = settings.outbox
+    simulate = bool(row.get("simulate")) or force_simulate
+    kind = row["kind"]
+    d = row.get("detail") or {}
+
+    if kind in ("hold", "release"):
+        mode = "simulated" if simulate else "live"
+        path = preview.hold(outbox, row, mode)
+        if simulate:
+            return _outcome(row, "simulated", preview_path=path)
+        group = settings.sendgrid_hold_group_id
+        email = d.get("to_email") or d.get("email")
+        info, sg = channels.sendgrid() if group else (None, None)
+        if group and sg is not None and email:
+            sg_sender.mirror_hold(sg, group, email, kind == "hold", settings)
+        return _outcome(row, "sent", preview_path=path)  # applied: the hold lives in user_state
+
+    if kind == "slack_alert":
+        channel = slack_sender.channel_for(row, settings.slack_fallback_channel)
+        client = None if simulate else channels.slack()
+        path = preview.slack_alert(outbox, row, channel, "live" if client else "simulated")
+        if client is None:
+            return _outcome(row, "simulated", preview_path=path)
+        return _outcome(row, "sent", slack_sender.post(client, row, channel), path)
+
+    if kind == "email":
+        if not d.get("to_email"):
+            return _outcome(row, "skipped", error="no email address for this user")
+        if not (d.get("html") or d.get("text")):
+            return _outcome(row, "skipped", error="email has no content")
+        info, sg = (None, None) if simulate else channels.sendgrid()
+        path = preview.email(outbox, row, "live" if sg else "simulated")
+        if sg is None:
+            return _outcome(row, "simulated", preview_path=path)
+        if not info.from_email:
+            return _outcome(row, "failed", preview_path=path,
+                            error=f"connection {settings.sendgrid_conn_id} has no extra from_email")
+        payload = sg_sender.build_mail(row, info, settings)
+        return _outcome(row, "sent", sg_sender.send(sg, payload, settings), path)
+
+    return _outcome(row, "skipped", error=f"unknown kind {kind!r}")
+
+
+def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> list[dict]:
+    """Deliver claimed rows (no database): one outcome per row, ``sent``/``failed``/``simulated``/``skipped``.
+
+    Simulated when the row says so, ``force_simulate`` (backfill, dry run), or its channel has no
+    connection: a preview is written to the outbox and nothing leaves the machine.
+    """
+    channels = _Channels(settings)
+    outcomes = []
+    now = datetime.now(timezone.utc).isoformat()
+    for row in rows:
+        journaled = None if force_simulate else _journal_read(settings, row["action_id"])
+        if journaled is not None:  # sent before a crash kept it from being recorded: never again
+            log.info("action %s already sent (journal), not sending again", row["action_id"])
+            outcomes.append(journaled)
+            continue
+        try:
+            outcome = _send_one(row, settings, channels, force_simulate)
+        except (slack_sender.SlackDeliveryError, sg_sender.SendGridDeliveryError) as exc:
+            outcome = _outcome(row, "failed", error=str(exc))
+        except Exception as exc:  # a bug or bad row must not stop the batch; the row stays visible as failed
+            log.exception("delivering action %s failed", row["action_id"])
+            outcome = _outcome(row, "failed", error=f"{type(exc).__name__}: {exc}")
+        if outcome["status"] == "sent":
+            _journal_write(settings, outcome)
+        if outcome["status"] != "skipped":
+            path = Path(outcome["preview_path"]) if outcome["preview_path"] else None
+            preview.note(settings.outbox, row, path,
+                         "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
+        if outcome["status"] == "failed":
+            log.warning("action %s (%s) failed: %s", row["action_id"], row["kind"], outcome["error"])
+        outcomes.append(outcome)
+    if rows:
+        preview.write_index(settings.outbox)
+    return outcomes
+
+
+# --- record -----------------------------------------------------------------------------------
+OUTCOME_SCHEMA = pa.schema([("action_id", pa.string()), ("status", pa.string()), ("provider_id", pa.string()),
+                            ("preview_path", pa.string()), ("error", pa.string())])
+
+
+def record(con, outcomes: list[dict], settings: Settings | None = None) -> int:
+    """Write outcomes to ``actions``; returns how many rows changed. Settled rows (``sent``...) never change.
+
+    With ``settings``, the journal entries of recorded rows are removed afterwards.
+    """
+    if not outcomes:
+        return 0
+    table = pa.Table.from_pylist([{k: o.get(k) for k in OUTCOME_SCHEMA.names} for o in outcomes],
+                                 schema=OUTCOME_SCHEMA)
+    con.register("delivery_outcomes", table)
+    try:
+        with store.transaction(con):
+            changed = con.execute(store.sql("delivery/record.sql")).fetchone()[0]
+    finally:
+        con.unregister("delivery_outcomes")
+    if settings is not None:
+        for o in outcomes:
+            _journal_path(settings, o["action_id"]).unlink(missing_ok=True)
+    return int(changed)
+
+
+# --- all three ----------------------------------------------------------------------------------
+def summarize(outcomes: list[dict]) -> dict:
+    """Counts per kind and status: ``{"email": {"sent": 3, "simulated": 1}, ...}``."""
+    counts: dict[str, dict[str, int]] = {}
+    for o in outcomes:
+        per_kind = counts.setdefault(o["kind"], {})
+        per_kind[o["status"]] = per_kind.get(o["status"], 0) + 1
+    return counts
+
+
+def deliver(settings: Settings, kinds=None, run_id: str | None = None, force_simulate: bool = False,
+            limit: int = 1000) -> dict:
+    """Claim, send and record in one process, batch after batch; returns counts per kind and status.
+
+    The database is closed while sending, so other stages are not locked out by network waits.
+    ``force_simulate`` needs a ``run_id``: simulating would settle other runs' real actions.
+    """
+    if force_simulate and not run_id:
+        raise ValueError("force_simulate needs a run_id: it would mark other runs' pending actions simulated")
+    all_outcomes: list[dict] = []
+    started = datetime.now(timezone.utc)  # a row failing in this call is retried by the next one, not here
+    while True:
+        with store.connect(settings) as con:
+            rows = claim(con, settings, kinds, run_id, limit, failed_before=started)
+        if not rows:
+            break
+        outcomes = send(rows, settings, force_simulate)
+        with store.connect(settings) as con:
+            record(con, outcomes, settings)
+        all_outcomes.extend(outcomes)
+    return summarize(all_outcomes)

@@ -1,0 +1,17 @@
+-- Take a batch of actions for delivery: pending rows never claimed, rows claimed by a relay that
+-- did not record within the lease (a crash: re-sent at most once more), and failed rows with
+-- attempts left. Claiming sets status back to 'pending' and stamps updated_at, so the lease
+-- keeps a concurrent relay off the row until this one records its outcome.
+UPDATE actions
+SET status = 'pending', attempts = attempts + 1, updated_at = now()
+WHERE action_id IN (
+    SELECT action_id FROM actions
+    WHERE attempts < $max_attempts
+      AND ((status = 'pending' AND (attempts = 0 OR updated_at < $stale_before)) OR (status = 'failed' AND updated_at < $failed_before))
+      AND list_contains($kinds, kind)
+      AND ($run_id = '' OR run_id = $run_id)
+    ORDER BY created_at, action_id
+    LIMIT $limit
+)
+RETURNING action_id, user_id, account_id, kind, status, reason, CAST(detail AS VARCHAR) AS detail,
+          created_at, as_of, run_id, simulate, attempts, last_error, provider_id, preview_path;
