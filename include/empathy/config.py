@@ -24,6 +24,11 @@ class Settings:
         "EMPATHY_HOME", REPO_ROOT / "data",
         "Holds landing/ (input), empathy.duckdb (state) and outbox/ (previews of what was or would be sent).")
 
+    work: str = _setting(
+        "EMPATHY_WORK_DIR", "",
+        "Hand-off files between tasks (scoring batches, claimed deliveries); empty = `$EMPATHY_HOME/work`. "
+        "On Celery, a folder every worker can read.")
+
     # --- scoring -----------------------------------------------------------------------------
     scorer: str = _setting(
         "EMPATHY_SCORER", "lexicon",
@@ -37,6 +42,15 @@ class Settings:
         "EMPATHY_LLM_MAX_RETRIES", 3, "Retries of one LLM request on 429/5xx/timeouts (the SDK's own).")
     llm_texts_per_user: int = _setting(
         "EMPATHY_LLM_TEXTS_PER_USER", 5, "How many of a user's latest customer texts the LLM sees.")
+    llm_max_text_chars: int = _setting(
+        "EMPATHY_LLM_MAX_TEXT_CHARS", 1000, "Each customer text is cut to this many characters before it is sent.")
+    llm_batch_api: bool = _setting(
+        "EMPATHY_LLM_BATCH_API", False,
+        "Score through OpenAI's Batch API (50% cheaper, answers within 24 h) instead of one request per user.")
+    llm_batch_poll_s: float = _setting("EMPATHY_LLM_BATCH_POLL_S", 30.0, "Seconds between Batch API status polls.")
+    llm_batch_max_wait_s: float = _setting(
+        "EMPATHY_LLM_BATCH_MAX_WAIT_S", 3600.0,
+        "Longest wait for a Batch API job; then it is cancelled and its users fall back to the lexicon.")
     score_batch_size: int = _setting(
         "EMPATHY_SCORE_BATCH_SIZE", 2000, "Users per scoring batch (one mapped Airflow task each).")
 
@@ -72,6 +86,20 @@ class Settings:
     release_after_h: float = _setting(
         "EMPATHY_RELEASE_AFTER_H", 24.0,
         "A held user is released after this many hours with no negative signal and some positive evidence.")
+    holdout_ignores_holds: bool = _setting(
+        "EMPATHY_HOLDOUT_IGNORES_HOLDS", False,
+        "true: holdout users' drips ignore holds too (a purer experiment, but held holdout users may then get "
+        "promotional mail). false: holdout removes only tone and template adjustments; safety rules stay.")
+    drip_max_late_h: float = _setting(
+        "EMPATHY_DRIP_MAX_LATE_H", 168.0,
+        "A drip step still unsent this many hours after it was due (held, quiet hours, cap) is skipped, not sent late.")
+    campaigns_dir: str = _setting(
+        "EMPATHY_CAMPAIGNS_DIR", "", "Folder of campaign YAML files and templates; empty = the built-in campaigns.")
+    email_rewrite: bool = _setting(
+        "EMPATHY_EMAIL_REWRITE", True,
+        "With connection `openai_default`, let the LLM rewrite email bodies in the chosen tone (under guardrails).")
+    rewrite_max_ratio: float = _setting(
+        "EMPATHY_REWRITE_MAX_RATIO", 1.5, "An LLM rewrite longer than this many times the template body is rejected.")
 
     # --- delivery -------------------------------------------------------------------------------
     slack_conn_id: str = _setting("EMPATHY_SLACK_CONN_ID", "slack_api_default", "Airflow connection for Slack.")
@@ -84,6 +112,19 @@ class Settings:
         "Unsubscribe link in every email footer when no SendGrid `asm_group_id` is set.")
     delivery_max_attempts: int = _setting(
         "EMPATHY_DELIVERY_MAX_ATTEMPTS", 5, "Delivery attempts of one action (across runs) before it stays `failed`.")
+    delivery_timeout_s: float = _setting(
+        "EMPATHY_DELIVERY_TIMEOUT_S", 10.0, "Timeout of one Slack or SendGrid request, seconds.")
+    delivery_retries: int = _setting(
+        "EMPATHY_DELIVERY_RETRIES", 3, "Retries of one Slack/SendGrid request within a run on 429/5xx (Retry-After honoured).")
+    delivery_max_retry_after_s: float = _setting(
+        "EMPATHY_DELIVERY_MAX_RETRY_AFTER_S", 60.0,
+        "Longest SendGrid Retry-After waited within a run; a longer one leaves the action `failed` for the next run.")
+    delivery_lease_s: float = _setting(
+        "EMPATHY_DELIVERY_LEASE_S", 900.0,
+        "A claimed action not recorded within this many seconds (its relay crashed) may be claimed again.")
+    sendgrid_hold_group_id: int = _setting(
+        "EMPATHY_SENDGRID_HOLD_GROUP_ID", 0,
+        "SendGrid suppression group that mirrors holds (hold adds the user's email, release removes it); 0 = off.")
 
     @property
     def landing(self) -> Path:
@@ -100,7 +141,7 @@ class Settings:
     @property
     def work_dir(self) -> Path:
         """Scratch space for hand-offs between tasks (scoring batches, delivery results)."""
-        return self.home / "work"
+        return Path(self.work) if self.work else self.home / "work"
 
 
 def _coerce(value, like):

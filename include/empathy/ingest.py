@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -199,4 +200,37 @@ def ingest_landing(con, settings: Settings, run_id: str | None = None) -> Ingest
         log.info("%s: %d lines, %d loaded, %d duplicates, %d quarantined", name, file_report.lines,
                  file_report.loaded, file_report.duplicates, file_report.quarantined)
         report.files.append(file_report)
+    write_manifest(con, settings)
     return report
+
+
+# --- the landing manifest: lets the landing sensor see new files without opening DuckDB ------------
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.home / "ingested-files.json"
+
+
+def write_manifest(con, settings: Settings) -> None:
+    """Record name, size and mtime of every ingested file (written by the one DuckDB writer)."""
+    rows = con.execute("SELECT file_name, size_bytes, mtime_ns FROM ingested_files").fetchall()
+    path = manifest_path(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({name: [size, mtime] for name, size, mtime in rows}), encoding="utf-8")
+    tmp.replace(path)
+
+
+def pending_files(settings: Settings) -> list[str]:
+    """Landed files not yet ingested (by name, size and mtime), from the manifest: no database needed."""
+    try:
+        known = json.loads(manifest_path(settings).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        known = {}
+    pending = []
+    if not settings.landing.is_dir():
+        return pending
+    for path in landed_files(settings.landing):
+        name = path.relative_to(settings.landing).as_posix()
+        stat = path.stat()
+        if known.get(name) != [stat.st_size, stat.st_mtime_ns]:
+            pending.append(name)
+    return pending

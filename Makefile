@@ -1,0 +1,69 @@
+# Empathy: the commands of ../shared/CONTRACT.md. Everything runs from the repository root.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Airflow's own state lives in a git-ignored folder of the repo, created on demand.
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow/local
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__PARALLELISM ?= 4
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG ?= 4
+export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL ?= 30
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL ?= 30
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION ?= False
+export EMPATHY_HOME ?= $(CURDIR)/data
+AIRFLOW := $(VENV)/bin/airflow
+
+.PHONY: setup demo run test up stack bench lint airflow-init clean
+
+setup: $(STAMP)  ## create .venv with everything pinned in requirements.txt (idempotent)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+$(AIRFLOW_HOME)/.initialised: $(STAMP)
+	@mkdir -p $(AIRFLOW_HOME)
+	$(AIRFLOW) db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(AIRFLOW) pools set duckdb 1 "DuckDB allows one writer: every task that opens the database takes this slot" > /dev/null
+	@touch $@
+
+airflow-init: $(AIRFLOW_HOME)/.initialised  ## metadata DB (SQLite) and the one-slot duckdb pool
+
+demo: setup airflow-init  ## demo journeys -> one full empathy_pipeline run -> a readable summary
+	$(PY) -m empathy demo-data --home "$(EMPATHY_HOME)"
+	$(PY) scripts/run_pipeline.py
+	@echo; $(PY) -m empathy summary; echo; echo "Previews of what was (or would be) sent: $(EMPATHY_HOME)/outbox/"
+
+run: setup airflow-init  ## one real empathy_pipeline run over whatever is in the landing folder
+	$(PY) scripts/run_pipeline.py
+
+test: setup  ## the whole test suite
+	$(PY) -m pytest -q
+
+up: setup airflow-init  ## Airflow locally (UI on http://localhost:8080) with the project's DAGs and pools
+	@echo "UI: http://localhost:8080  (user admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	$(AIRFLOW) standalone
+
+stack: setup  ## production-shaped run: Postgres metadata, CeleryExecutor on Redis, two workers
+	bash scripts/stack.sh
+
+bench: setup  ## benchmarks (figures and ratios, not pass/fail)
+	$(PY) bench/ingest.py
+	$(PY) bench/tweeteval.py
+	$(PY) bench/score.py
+	$(PY) bench/llm_cost.py
+
+lint: setup
+	$(VENV)/bin/ruff check --select AIR3 dags plugins
+	$(VENV)/bin/ruff check dags plugins include tests bench
+
+clean:  ## remove run outputs (data/, .airflow/), keep .venv
+	rm -rf data .airflow
