@@ -29,6 +29,10 @@ class Settings:
         "Hand-off files between tasks (scoring batches, claimed deliveries); empty = `$EMPATHY_HOME/work`. "
         "On Celery, a folder every worker can read.")
 
+    landing_settle_s: float = _setting(
+        "EMPATHY_LANDING_SETTLE_S", 2.0,
+        "A landed file modified less than this many seconds ago is still being written: left for the next run.")
+
     # --- scoring -----------------------------------------------------------------------------
     scorer: str = _setting(
         "EMPATHY_SCORER", "lexicon",
@@ -69,6 +73,10 @@ class Settings:
         "EMPATHY_LOOKBACK_DAYS", 14, "Evidence older than this (before the run's as-of time) no longer counts.")
     half_life_h: float = _setting(
         "EMPATHY_HALF_LIFE_H", 48.0, "Half-life of evidence in the sentiment trend (EWMA over events).")
+    ticket_stale_h: float = _setting(
+        "EMPATHY_TICKET_STALE_H", 24.0,
+        "An unresolved ticket whose customer text is negative is a sign of leaving (at_risk) once it has waited "
+        "this many hours, or the customer has chased it, or there are two; before that it is frustration.")
 
     # --- policy ---------------------------------------------------------------------------------
     high_value_mrr: float = _setting(
