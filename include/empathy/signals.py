@@ -64,10 +64,16 @@ def params(settings: Settings, as_of) -> dict:
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, values: dict):
-    """Execute ``sql/<name>`` binding only the ``$parameters`` it names."""
-    text = store.sql(name)
-    used = {k: values[k] for k in set(_PARAM.findall(_strip_comments(text)))}
-    return con.execute(text, used)
+    """Execute ``sql/<name>`` statement by statement, binding only the ``$parameters`` each names.
+
+    Returns the cursor of the last statement."""
+    cur = con
+    for statement in re.split(r";[ \t]*(?:\n|$)", store.sql(name)):
+        if not _strip_comments(statement).strip():
+            continue
+        used = {k: values[k] for k in set(_PARAM.findall(_strip_comments(statement)))}
+        cur = con.execute(statement, used)
+    return cur
 
 
 def _strip_comments(text: str) -> str:

@@ -15,7 +15,7 @@ WITH said AS (
 ), patterns(intent, pattern) AS (
     VALUES
     ('security_review', '\bsoc[ -]?2\b|\bsoc[ -]?ii\b|security[ -]white ?paper|trust[ -]?(center|centre|portal)|\bdpa\b|data processing (agreement|addendum)|\bpen[ -]?test|penetration test|\bgdpr\b|\biso[ -]?27001\b|\bhipaa\b|security (questionnaire|review|audit|policy|overview)|vendor (security|risk)|/security\b|/trust\b|subprocessors?'),
-    ('billing', 'invoice|billing|receipt|payment method|update (my )?card|credit card|\bvat\b|tax id|/billing\b|/invoices?\b|/payments?\b'),
+    ('billing', 'invoice|billing|receipt|payment|update (my )?card|credit card|card (was )?declined|charged|\bvat\b|tax id|/billing\b|/invoices?\b|/payments?\b'),
     ('cancellation', '\bcancel|close (my |our |the )?account|delete (my |our )?account|terminate|end (my |our )?(subscription|contract|plan)|stop (my |our )?(subscription|plan)|(leaving|switch(ing)?) to (a )?(competitor|another)|/close[-_]account')
 ), hits AS (
     SELECT s.user_id, p.intent, s.source, s.ts, s.example
