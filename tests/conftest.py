@@ -31,6 +31,7 @@ def settings(tmp_path, monkeypatch):
     from empathy import config
 
     monkeypatch.setenv("EMPATHY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EMPATHY_LANDING_SETTLE_S", "0")  # tests land files and ingest at once
     s = config.load()
     s.landing.mkdir(parents=True, exist_ok=True)
     return s

@@ -8,7 +8,8 @@ quarantined, and ``ingested_files`` records the three counts.
 A landed file is immutable: a file already ingested is skipped by name, size and mtime without
 being read; one whose content changed under the same name is recorded in ``ingest_errors`` and
 not re-read. Files still being written (size changing while read), hidden files and temporary
-names (``.tmp``, ``.part``) are left for the next run: writers should write, then rename.
+names (``.tmp``, ``.part``) are left for the next run, as are files modified in the last
+``landing_settle_s`` seconds: writers should write, then rename.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -177,7 +179,7 @@ def ingest_landing(con, settings: Settings, run_id: str | None = None) -> Ingest
             if size == stat.st_size and mtime_ns == stat.st_mtime_ns:
                 report.skipped_unchanged += 1
                 continue
-        settled = _read_settled(path)
+        settled = None if time.time() - stat.st_mtime < settings.landing_settle_s else _read_settled(path)
         if settled is None:
             report.deferred.append(name)
             log.info("%s is still being written: left for the next run", name)
@@ -220,7 +222,8 @@ def write_manifest(con, settings: Settings) -> None:
 
 
 def pending_files(settings: Settings) -> list[str]:
-    """Landed files not yet ingested (by name, size and mtime), from the manifest: no database needed."""
+    """Settled landed files not yet ingested (by name, size and mtime), from the manifest: no database
+    needed. Files still being written are not reported until they settle, so the run they trigger loads them."""
     try:
         known = json.loads(manifest_path(settings).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
@@ -231,6 +234,7 @@ def pending_files(settings: Settings) -> list[str]:
     for path in landed_files(settings.landing):
         name = path.relative_to(settings.landing).as_posix()
         stat = path.stat()
-        if known.get(name) != [stat.st_size, stat.st_mtime_ns]:
+        settled = time.time() - stat.st_mtime >= settings.landing_settle_s
+        if settled and known.get(name) != [stat.st_size, stat.st_mtime_ns]:
             pending.append(name)
     return pending
