@@ -83,7 +83,8 @@ def name_parts(names) -> tuple[str, ...]:
         if sum(c.isalpha() for c in name) < 3:
             continue
         found.add(name)
-        for part in re.split(r"[\s\-]+", name):
+        tokens = name.split(" ")
+        for part in tokens + [p for t in tokens if "-" in t for p in t.split("-")]:
             part = part.strip(".,;:()\"")
             if sum(c.isalpha() for c in part) >= 3:
                 found.add(part)
