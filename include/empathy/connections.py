@@ -41,3 +41,32 @@ def get_connection(conn_id: str) -> ConnectionInfo | None:
         return None
     extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else json.loads(conn.extra or "{}")
     return ConnectionInfo(conn_id, conn.conn_type, conn.host, conn.login, conn.password, extra or {})
+
+
+def openai_client(conn_id: str = "openai_default", timeout_s: float = 30.0, max_retries: int = 3):
+    """An ``openai.OpenAI`` client for connection ``conn_id``, or None when it is not configured.
+
+    Reads the connection the way the provider's OpenAIHook does: password = API key, host = base URL
+    (``extra.openai_client_kwargs.base_url`` wins), other ``openai_client_kwargs`` passed through,
+    ``auth_type: workload_identity`` built by the hook itself. Timeout and retries come from Empathy's
+    settings; the SDK's own retries honour Retry-After on 429/5xx.
+    """
+    conn = get_connection(conn_id)
+    if conn is None:
+        return None
+    import os
+
+    import openai
+
+    if conn.extra.get("auth_type", "api_key") != "api_key":
+        from airflow.providers.openai.hooks.openai import OpenAIHook
+
+        return OpenAIHook(conn_id=conn_id).get_conn().with_options(timeout=timeout_s, max_retries=max_retries)
+    kwargs = dict(conn.extra.get("openai_client_kwargs") or {})
+    base_url = kwargs.pop("base_url", None) or conn.host or None
+    if base_url and "://" not in base_url:
+        base_url = "https://" + base_url
+    # As the hook: no key in the connection -> the SDK's OPENAI_API_KEY; local servers often take none.
+    api_key = kwargs.pop("api_key", None) or conn.password or os.environ.get("OPENAI_API_KEY") or "unused"
+    kwargs.update(timeout=timeout_s, max_retries=max_retries)
+    return openai.OpenAI(api_key=api_key, base_url=base_url, **kwargs)
