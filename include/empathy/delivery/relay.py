@@ -165,7 +165,10 @@ def _send_one(row: dict, settings: Settings, channels: _Channels, force_simulate
         if not info.from_email:
             return _outcome(row, "failed", preview_path=path,
                             error=f"connection {settings.sendgrid_conn_id} has no extra from_email")
-        payload = sg_sender.build_mail(row, info, settings)
+        try:
+            payload = sg_sender.build_mail(row, info, settings)
+        except Exception as exc:  # the SDK's helpers refuse it: SendGrid would too
+            return _outcome(row, "failed", preview_path=path, error=f"unsendable email: {type(exc).__name__}: {exc}")
         return _outcome(row, "sent", sg_sender.send(sg, payload, settings), path)
 
     return _outcome(row, "skipped", error=f"unknown kind {kind!r}")
