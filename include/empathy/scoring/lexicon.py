@@ -145,6 +145,8 @@ class LexiconScorer:
     def _lookup_uncached(self, word: str) -> tuple[float | None, bool]:
         """Valence of a lower-cased word (None if unknown) and whether it was elongated."""
         lex = self._lexicon
+        if word.isdigit():
+            return None, False        # ticket and order numbers, not VADER's "143" (I love you)
         if word in lex:
             return lex[word], False
         if _ELONGATED.search(word):
