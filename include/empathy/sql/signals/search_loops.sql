@@ -2,7 +2,7 @@
 -- no command, no page other than a search page). Consecutive unused searches form one island.
 WITH steps AS (
     SELECT user_id, session_no, ts, message_id, query,
-           event = 'Search Performed' AS is_search
+           coalesce(event = 'Search Performed', false) AS is_search
     FROM sig_events
     WHERE event = 'Search Performed' OR event IN ('Element Clicked', 'Command Executed')
        OR (type = 'page' AND coalesce(path, '') NOT ILIKE '%search%')
