@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-
 from empathy import store
 from empathy.delivery import relay
 from standins.sendgrid_server import SendGridStandin
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 # --- helpers -------------------------------------------------------------------------------------
 def add_action(con, action_id, kind, detail=None, *, user_id="u1", run_id="run-1", simulate=False,
                status="pending", reason="test decision"):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     con.execute(
         "INSERT INTO actions (action_id, user_id, account_id, kind, status, reason, detail, created_at, as_of, "
         "run_id, simulate, updated_at) VALUES (?, ?, 'acct-1', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -238,14 +238,14 @@ def test_a_crash_after_sending_does_not_send_again(con, settings, live):
         table = rows(c)
     assert table["alert-c"]["provider_id"] == slack.messages[0]["ts"]
     assert table["email-c"]["provider_id"] == sendgrid.mails[0]["_message_id"]
-    assert not list((settings.work_dir / "delivery").glob("*.json"))  # journal cleared once recorded
+    assert not list((settings.work_dir / "delivery-journal").glob("*.json"))  # journal cleared once recorded
 
 
 def test_a_crash_before_the_journal_resends_at_most_once(con, settings, live):
     slack, _ = live
     add_action(con, "alert-w", "slack_alert", alert_detail(1))
     relay.send(relay.claim(con, settings), settings)
-    for entry in (settings.work_dir / "delivery").glob("*.json"):  # the window: journal never written
+    for entry in (settings.work_dir / "delivery-journal").glob("*.json"):  # the window: journal never written
         entry.unlink()
     con.close()
     after_lease = dataclasses.replace(settings, delivery_lease_s=0.0)
@@ -274,12 +274,12 @@ def test_without_connections_everything_is_simulated_with_previews(con, settings
                                        "release": {"sent": 1}}
     with store.connect(settings) as c:
         table = rows(c)
-    page = open(table["email-s"]["preview_path"], encoding="utf-8").read()
+    page = Path(table["email-s"]["preview_path"]).read_text(encoding="utf-8")
     assert "Stuck on the API? (1)" in page and "user1@example.com" in page and "troubleshooting guide 1" in page
     assert "Simulated" in page
-    alert = json.load(open(table["alert-s"]["preview_path"], encoding="utf-8"))
+    alert = json.loads(Path(table["alert-s"]["preview_path"]).read_text(encoding="utf-8"))
     assert alert["blocks"] == alert_detail(1)["blocks"] and alert["channel"] == "U0MANAGER1"
-    holds = [json.loads(x) for x in open(table["release-s"]["preview_path"], encoding="utf-8")]
+    holds = [json.loads(x) for x in Path(table["release-s"]["preview_path"]).read_text(encoding="utf-8").splitlines()]
     assert [h["action_id"] for h in holds] == ["release-s"]
     index = (settings.outbox / "index.html").read_text(encoding="utf-8")
     assert "email/email-s.html" in index and "slack/alert-s.json" in index

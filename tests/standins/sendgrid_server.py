@@ -65,10 +65,9 @@ def validate_mail(body) -> list[tuple[str, str]]:
             isinstance(v, str) for v in custom.values())):
         problems.append(("custom_args", "Custom args must be an object of string values."))
     cats = body.get("categories")
-    if cats is not None:
-        if (not isinstance(cats, list) or len(cats) > 10 or len(set(cats)) != len(cats)
-                or not all(isinstance(c, str) and 0 < len(c) <= 255 for c in cats)):
-            problems.append(("categories", "Up to 10 unique categories, each a string of at most 255 characters."))
+    if cats is not None and not (isinstance(cats, list) and len(cats) <= 10 and all(
+            isinstance(c, str) and 0 < len(c) <= 255 for c in cats) and len(set(cats)) == len(cats)):
+        problems.append(("categories", "Up to 10 unique categories, each a string of at most 255 characters."))
     asm = body.get("asm")
     if asm is not None and (not isinstance(asm, dict) or not isinstance(asm.get("group_id"), int)):
         problems.append(("asm.group_id", "The asm group_id must be an integer."))

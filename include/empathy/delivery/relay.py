@@ -7,7 +7,7 @@ Exactly once, as far as a sender without idempotency keys allows:
 - ``claim`` takes rows that are ``pending`` (never tried, or claimed by a relay that crashed more
   than ``delivery_lease_s`` ago) or ``failed`` with attempts left, increments ``attempts`` and
   stamps them, so a concurrent relay leaves them alone for the lease.
-- ``send`` writes a journal entry (``work/delivery/<action_id>.json``) the moment a provider
+- ``send`` writes a journal entry (``work/delivery-journal/<action_id>.json``) the moment a provider
   accepts a message; a re-claimed row with a journal entry is answered from it, not sent again.
 - ``record`` sets the outcome only on rows still in flight: a ``sent`` row never changes back.
 The remaining window: a crash after the provider accepted a message and before the journal
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,14 +49,14 @@ def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown action kinds {sorted(unknown)}")
-    stale_before = datetime.now(timezone.utc) - timedelta(seconds=settings.delivery_lease_s)
+    stale_before = datetime.now(UTC) - timedelta(seconds=settings.delivery_lease_s)
     with store.transaction(con):
         con.execute(store.sql("delivery/give_up.sql"),
                     {"max_attempts": settings.delivery_max_attempts, "stale_before": stale_before})
         cur = con.execute(store.sql("delivery/claim.sql"), {
             "max_attempts": settings.delivery_max_attempts, "stale_before": stale_before,
             "kinds": kinds, "run_id": run_id or "", "limit": int(limit),
-            "failed_before": failed_before or datetime.now(timezone.utc) + timedelta(days=1)})
+            "failed_before": failed_before or datetime.now(UTC) + timedelta(days=1)})
         names = [c[0] for c in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
     for row in rows:
@@ -70,7 +70,7 @@ def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit:
 
 # --- send -------------------------------------------------------------------------------------
 def _journal_dir(settings: Settings) -> Path:
-    return settings.work_dir / "delivery"
+    return settings.work_dir / "delivery-journal"
 
 
 def _journal_path(settings: Settings, action_id: str) -> Path:
@@ -88,6 +88,7 @@ def _journal_read(settings: Settings, action_id: str) -> dict | None:
 
 def _journal_write(settings: Settings, outcome: dict) -> None:
     path = _journal_path(settings, outcome["action_id"])
+    outcome["journal"] = str(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
@@ -167,7 +168,7 @@ def _send_one(row: dict, settings: Settings, channels: _Channels, force_simulate
                             error=f"connection {settings.sendgrid_conn_id} has no extra from_email")
         try:
             payload = sg_sender.build_mail(row, info, settings)
-        except Exception as exc:  # the SDK's helpers refuse it: SendGrid would too
+        except Exception as exc:  # noqa: BLE001 - the SDK's helpers refuse it: SendGrid would too
             return _outcome(row, "failed", preview_path=path, error=f"unsendable email: {type(exc).__name__}: {exc}")
         return _outcome(row, "sent", sg_sender.send(sg, payload, settings), path)
 
@@ -182,9 +183,9 @@ def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> 
     """
     channels = _Channels(settings)
     outcomes = []
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     for row in rows:
-        journaled = None if force_simulate else _journal_read(settings, row["action_id"])
+        journaled = _journal_read(settings, row["action_id"])  # the truth, even in a dry run
         if journaled is not None:  # sent before a crash kept it from being recorded: never again
             log.info("action %s already sent (journal), not sending again", row["action_id"])
             outcomes.append(journaled)
@@ -215,10 +216,10 @@ OUTCOME_SCHEMA = pa.schema([("action_id", pa.string()), ("status", pa.string()),
                             ("preview_path", pa.string()), ("error", pa.string())])
 
 
-def record(con, outcomes: list[dict], settings: Settings | None = None) -> int:
+def record(con, outcomes: list[dict]) -> int:
     """Write outcomes to ``actions``; returns how many rows changed. Settled rows (``sent``...) never change.
 
-    With ``settings``, the journal entries of recorded rows are removed afterwards.
+    Once committed, the outcomes' journal entries (``outcome["journal"]``) are no longer needed and go.
     """
     if not outcomes:
         return 0
@@ -230,9 +231,9 @@ def record(con, outcomes: list[dict], settings: Settings | None = None) -> int:
             changed = con.execute(store.sql("delivery/record.sql")).fetchone()[0]
     finally:
         con.unregister("delivery_outcomes")
-    if settings is not None:
-        for o in outcomes:
-            _journal_path(settings, o["action_id"]).unlink(missing_ok=True)
+    for o in outcomes:
+        if o.get("journal"):
+            Path(o["journal"]).unlink(missing_ok=True)
     return int(changed)
 
 
@@ -256,7 +257,7 @@ def deliver(settings: Settings, kinds=None, run_id: str | None = None, force_sim
     if force_simulate and not run_id:
         raise ValueError("force_simulate needs a run_id: it would mark other runs' pending actions simulated")
     all_outcomes: list[dict] = []
-    started = datetime.now(timezone.utc)  # a row failing in this call is retried by the next one, not here
+    started = datetime.now(UTC)  # a row failing in this call is retried by the next one, not here
     while True:
         with store.connect(settings) as con:
             rows = claim(con, settings, kinds, run_id, limit, failed_before=started)
@@ -264,6 +265,6 @@ def deliver(settings: Settings, kinds=None, run_id: str | None = None, force_sim
             break
         outcomes = send(rows, settings, force_simulate)
         with store.connect(settings) as con:
-            record(con, outcomes, settings)
+            record(con, outcomes)
         all_outcomes.extend(outcomes)
     return summarize(all_outcomes)

@@ -14,8 +14,7 @@ from urllib.parse import quote
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import (Asm, Category, CustomArg, From, GroupId, Mail, MailSettings, SandBoxMode,
-                                   To)
+from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Mail, MailSettings, SandBoxMode, To
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
 UNSUBSCRIBE_WORDS = ("unsubscribe", "<%asm_group_unsubscribe_raw_url%>")
@@ -66,7 +65,7 @@ def _with_retries(settings, fn, *args):
         raise SendGridDeliveryError(f"sendgrid HTTP {exc.status_code}: {_error_text(exc)}") from None
     except SendGridDeliveryError:
         raise
-    except Exception as exc:  # timeouts, resets: the outcome is unknown
+    except Exception as exc:  # noqa: BLE001 - timeouts, resets: the outcome is unknown
         raise SendGridDeliveryError(f"sendgrid request failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -74,7 +73,7 @@ def _error_text(exc: HTTPError) -> str:
     try:
         errors = json.loads(exc.body.decode("utf-8")).get("errors") or []
         return "; ".join(f"{e.get('field') or ''}: {e.get('message')}" for e in errors)[:500] or "no detail"
-    except Exception:
+    except (ValueError, AttributeError):
         return "unreadable error body"
 
 

@@ -33,7 +33,7 @@ def post(client, row: dict, channel: str) -> str:
         error = data.get("error") if isinstance(data, dict) else None
         status = exc.response.status_code if exc.response is not None else "?"
         raise SlackDeliveryError(f"slack HTTP {status}: {error or 'unexpected response'}") from None
-    except Exception as exc:  # timeouts, resets, undecodable bodies: the outcome is unknown
+    except Exception as exc:  # noqa: BLE001 - timeouts, resets, undecodable bodies: the outcome is unknown
         raise SlackDeliveryError(f"slack request failed: {type(exc).__name__}: {exc}") from None
     ts = resp.get("ts")
     if not ts:
