@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from empathy.scoring.lexicon import LexiconParams, LexiconScorer  # noqa: E402
+from empathy.scoring.lexicon import LexiconParams, LexiconScorer
 
 LABELS = ("negative", "neutral", "positive")   # TweetEval: 0, 1, 2
 

@@ -35,27 +35,42 @@ N_SCALAR = -0.74                 # negation flips and dampens
 EP_INCR, EP_MAX = 0.292, 4       # per exclamation mark, at most four
 
 # Words that turn into "not" for phrase matching and negation (n't-forms are caught by suffix).
-NOT_FORMS = frozenset("""not cannot cant aint arent couldnt darent didnt doesnt dont hadnt hasnt havent isnt
-mightnt mustnt neednt oughtnt shant shouldnt wasnt werent wont wouldnt""".split())
-NEGATORS = NOT_FORMS | frozenset(
-    "never none nope nor nothing nowhere neither without rarely seldom despite uhuh uh-uh no nobody".split())
+NOT_FORMS = frozenset([
+    "not", "cannot", "cant", "aint", "arent", "couldnt", "darent", "didnt", "doesnt", "dont", "hadnt",
+    "hasnt", "havent", "isnt", "mightnt", "mustnt", "neednt", "oughtnt", "shant", "shouldnt", "wasnt",
+    "werent", "wont", "wouldnt"
+])
+NEGATORS = NOT_FORMS | frozenset([
+    "never", "none", "nope", "nor", "nothing", "nowhere", "neither", "without", "rarely", "seldom",
+    "despite", "uhuh", "uh-uh", "no", "nobody"
+])
 
-BOOSTERS = {w: B_INCR for w in """absolutely amazingly awfully completely considerable considerably decidedly
-deeply effing enormous enormously entirely especially exceptional exceptionally extreme extremely fabulously
-flipping flippin frackin fracking fricking frickin frigging friggin fully fuckin fucking fuggin fugging greatly
-hella highly hugely incredible incredibly intensely major majorly more most particularly purely quite really
-remarkably so substantially thoroughly total totally tremendous tremendously uber unbelievably unusually utter
-utterly very super""".split()}
-BOOSTERS.update({w: B_DECR for w in """almost barely hardly kinda kindof kind-of less little marginal
-marginally occasional occasionally partly scarce scarcely slight slightly somewhat sorta sortof
-sort-of""".split()})
+BOOSTERS = {w: B_INCR for w in [
+    "absolutely", "amazingly", "awfully", "completely", "considerable", "considerably", "decidedly",
+    "deeply", "effing", "enormous", "enormously", "entirely", "especially", "exceptional",
+    "exceptionally", "extreme", "extremely", "fabulously", "flipping", "flippin", "frackin", "fracking",
+    "fricking", "frickin", "frigging", "friggin", "fully", "fuckin", "fucking", "fuggin", "fugging",
+    "greatly", "hella", "highly", "hugely", "incredible", "incredibly", "intensely", "major", "majorly",
+    "more", "most", "particularly", "purely", "quite", "really", "remarkably", "so", "substantially",
+    "thoroughly", "total", "totally", "tremendous", "tremendously", "uber", "unbelievably", "unusually",
+    "utter", "utterly", "very", "super"
+]}
+BOOSTERS.update({w: B_DECR for w in [
+    "almost", "barely", "hardly", "kinda", "kindof", "kind-of", "less", "little", "marginal",
+    "marginally", "occasional", "occasionally", "partly", "scarce", "scarcely", "slight", "slightly",
+    "somewhat", "sorta", "sortof", "sort-of"
+]})
 BOOSTER_BIGRAMS = {("kind", "of"): B_DECR, ("sort", "of"): B_DECR, ("just", "enough"): B_DECR}
 
 SARCASM_CUES = frozenset({"again", "another", "usual"})
 # Words that show a person speaking about themselves or to someone: without any of them (and without
 # "!" or an emoticon) a text reads like a headline or an announcement, which people label neutral.
-SPEAKER_WORDS = frozenset("""i i'm im i've ive i'd i'll me my mine myself we we're we've we'll we'd us our ours
-you you're youre you've you'll you'd your yours u ur ya y'all yall lol lmao omg pls please thanks thank""".split())
+SPEAKER_WORDS = frozenset([
+    "i", "i'm", "im", "i've", "ive", "i'd", "i'll", "me", "my", "mine", "myself", "we", "we're",
+    "we've", "we'll", "we'd", "us", "our", "ours", "you", "you're", "youre", "you've", "you'll",
+    "you'd", "your", "yours", "u", "ur", "ya", "y'all", "yall", "lol", "lmao", "omg", "pls", "please",
+    "thanks", "thank"
+])
 STOP_SENTENCE, STOP_COMMA = 2, 1
 
 _IGNORED_MARKS = re.compile("[\ufe0f\ufe0e\u200d\U0001f3fb-\U0001f3ff]")
@@ -65,7 +80,7 @@ _TOKEN = re.compile(r"""
   | (?P<word>[^\W_][\w'\-]*)
   | (?P<punct>[.,;:!?]+)
   | (?P<sym>[^\s\w])
-""", re.X)
+""", re.VERBOSE)
 _ELONGATED = re.compile(r"(.)\1{2,}")
 _LITERAL_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")   # "doesn\u2019t" as exported by some tools
 
