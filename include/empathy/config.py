@@ -28,6 +28,10 @@ class Settings:
         "EMPATHY_WORK_DIR", "",
         "Hand-off files between tasks (scoring batches, claimed deliveries); empty = `$EMPATHY_HOME/work`. "
         "On Celery, a folder every worker can read.")
+    outbox_dir: str = _setting(
+        "EMPATHY_OUTBOX_DIR", "",
+        "Previews of what was or would be sent; empty = `$EMPATHY_HOME/outbox`. On Celery, a folder the "
+        "default-queue workers that send can write (they do not see EMPATHY_HOME).")
 
     landing_settle_s: float = _setting(
         "EMPATHY_LANDING_SETTLE_S", 2.0,
@@ -144,7 +148,7 @@ class Settings:
 
     @property
     def outbox(self) -> Path:
-        return self.home / "outbox"
+        return Path(self.outbox_dir) if self.outbox_dir else self.home / "outbox"
 
     @property
     def work_dir(self) -> Path:
