@@ -107,6 +107,8 @@ def insert_events(con, events: list[dict], ingested_at: datetime | None = None) 
         return 0
     ingested_at = ingested_at or datetime.now(timezone.utc)
     table = pa.Table.from_pylist([_row(e, ingested_at) for e in events])
+    if hasattr(con, "complete"):
+        con.complete()  # DuckDB refuses register() while an earlier result is unread
     con.register("_eventkit_rows", table)
     try:
         con.execute("""

@@ -11,6 +11,7 @@ cost grows with the users who have new activity, not with the history.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import datetime, timezone
@@ -82,16 +83,27 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"'[^']*'", "''", text)
 
 
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table):
+    """Expose an Arrow table to SQL as ``name`` for the block. Finishes a caller's unread result first:
+    DuckDB refuses register() while a result of execute() is still open on the connection."""
+    finish = getattr(con, "complete", None)
+    if finish is not None:
+        finish()
+    con.register(name, table)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def scope(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, user_ids: list[str]) -> dict:
     """Stage the users' events in the lookback window as the temp table ``sig_events``."""
     values = params(settings, as_of)
     con.execute("CREATE OR REPLACE TEMP TABLE _scope_users (user_id VARCHAR PRIMARY KEY)")
     if user_ids:
-        con.register("_scope_users_in", pa.table({"user_id": pa.array(sorted(set(user_ids)), pa.string())}))
-        try:
+        with registered(con, "_scope_users_in", pa.table({"user_id": pa.array(sorted(set(user_ids)), pa.string())})):
             con.execute("INSERT INTO _scope_users SELECT user_id FROM _scope_users_in")
-        finally:
-            con.unregister("_scope_users_in")
     run_sql(con, "signals/00_scope.sql", values)
     return values
 
@@ -124,7 +136,7 @@ def store_evidence(con: duckdb.DuckDBPyConnection, as_of) -> int:
         "INSERT INTO user_evidence (user_id, as_of, signal, key, polarity, weight, first_at, last_at, count, detail) "
         "SELECT user_id, ?, signal, key, polarity, weight, first_at, last_at, count, detail FROM sig_evidence",
         [as_of])
-    return con.execute("SELECT count(*) FROM sig_evidence").fetchone()[0]
+    return con.execute("SELECT count(*) FROM sig_evidence").fetchall()[0][0]
 
 
 def evidence(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, user_ids: list[str]) -> dict[str, list[dict]]:

@@ -40,8 +40,11 @@ MAX_REASONS = 12
 # --- 1. who to score --------------------------------------------------------------------------------
 def select_users(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, since=None) -> list[str]:
     """Users with events ingested since their last scoring (or never scored) with ts <= as_of, plus
-    users with events in (since, as_of] when ``since`` is given (a backfill window)."""
-    values = {"as_of": signals.as_utc(as_of), "since": signals.as_utc(since) if since is not None else None}
+    users with events in (since, as_of] when ``since`` is given (a backfill window), plus users whose
+    state changes with time alone (an unresolved negative ticket turning stale, evidence expiring)."""
+    values = {"as_of": signals.as_utc(as_of), "since": signals.as_utc(since) if since is not None else None,
+              "ticket_stale_s": float(settings.ticket_stale_h) * 3600.0,
+              "lookback_s": float(settings.lookback_days) * 86400.0}
     return [r[0] for r in signals.run_sql(con, "state/select_users.sql", values).fetchall()]
 
 
@@ -87,12 +90,9 @@ def _fill_cache(con, settings: Settings, contexts: list[UserContext]) -> None:
     keys = {llm.cache_key(c, settings, model): c for c in contexts}
     if not keys:
         return
-    con.register("_cache_keys", pa.table({"context_hash": list(keys)}))
-    try:
+    with signals.registered(con, "_cache_keys", pa.table({"context_hash": list(keys)})):
         hits = con.execute("SELECT context_hash, response FROM llm_cache SEMI JOIN _cache_keys USING (context_hash)"
                            ).fetchall()
-    finally:
-        con.unregister("_cache_keys")
     for key, response in hits:
         ctx = keys[key]
         try:
@@ -138,7 +138,7 @@ def decide(rows: list[dict], judgement: UserJudgement | None, as_of, settings: S
     ongoing = any(r["detail"].get("ongoing") for r in by.get("api_error_streak", []))
     recovery = by.get("recovered_after_errors", []) + by.get("ticket_resolved", []) + by.get("payment_recovered", [])
     recovered_at = latest(recovery + pos_texts)
-    recovered = frustrated_at is not None and recovered_at is not None and recovered_at > frustrated_at and not ongoing
+    recovered = frustrated_at is not None and recovered_at is not None and recovered_at > frustrated_at
     is_frustrated = frustrated_at is not None and not recovered
 
     # leaving
@@ -330,8 +330,7 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgements:
     judged = {j.user_id: j for j in judgements}
     if not judged:
         return {"users": 0, "states": {}, "changed": 0, "history": 0, "backfilled": 0}
-    con.register("_apply_users", pa.table({"user_id": pa.array(sorted(judged), pa.string())}))
-    try:
+    with signals.registered(con, "_apply_users", pa.table({"user_id": pa.array(sorted(judged), pa.string())})):
         rows = signals.read_evidence(con, "user_evidence", "WHERE as_of = ? AND user_id IN (SELECT user_id FROM _apply_users)",
                                      [as_of])
         current = {u: (a, st) for u, a, st in con.execute(
@@ -342,8 +341,6 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgements:
         at_as_of = {u for (u,) in con.execute(
             "SELECT user_id FROM user_state_history WHERE as_of = ? AND user_id IN (SELECT user_id FROM _apply_users)",
             [as_of]).fetchall()}
-    finally:
-        con.unregister("_apply_users")
 
     now = datetime.now(timezone.utc)
     new_rows, history_rows, counts = [], [], {}
@@ -386,10 +383,9 @@ def _ts(value):
 
 
 def _write(con, new_rows: list[dict], history_rows: list[dict], now: datetime) -> None:
-    con.register("_new_states", pa.Table.from_pylist(new_rows, schema=_NEW_STATE_SCHEMA))
     hist_schema = _NEW_STATE_SCHEMA.append(pa.field("previous_state", pa.string()))
-    con.register("_new_history", pa.Table.from_pylist(history_rows, schema=hist_schema))
-    try:
+    with (signals.registered(con, "_new_states", pa.Table.from_pylist(new_rows, schema=_NEW_STATE_SCHEMA)),
+          signals.registered(con, "_new_history", pa.Table.from_pylist(history_rows, schema=hist_schema))):
         con.execute("""
             INSERT INTO user_state (user_id, account_id, state, sentiment, confidence, intents, on_hold, reasons,
                                     scorer, context_hash, as_of, last_event_at, updated_at, run_id)
@@ -411,9 +407,6 @@ def _write(con, new_rows: list[dict], history_rows: list[dict], now: datetime) -
             FROM _new_history h LEFT JOIN user_state s USING (user_id)""", [now])
         con.execute("CREATE OR REPLACE TEMP TABLE _written AS SELECT user_id FROM _new_states "
                     "UNION SELECT user_id FROM _new_history")
-    finally:
-        con.unregister("_new_states")
-        con.unregister("_new_history")
 
 
 def _cache(con, judgements: list[UserJudgement], now: datetime) -> None:
@@ -427,12 +420,9 @@ def _cache(con, judgements: list[UserJudgement], now: datetime) -> None:
             for j in judgements if j.context_hash and j.scorer.startswith("openai") and cacheable(j)]
     if not rows:
         return
-    con.register("_new_cache", pa.Table.from_pylist(rows))
-    try:
+    with signals.registered(con, "_new_cache", pa.Table.from_pylist(rows)):
         con.execute("INSERT OR REPLACE INTO llm_cache (context_hash, model, response, created_at) "
                     "SELECT context_hash, model, response::JSON, ? FROM _new_cache", [now])
-    finally:
-        con.unregister("_new_cache")
 
 
 # --- all of it --------------------------------------------------------------------------------------
