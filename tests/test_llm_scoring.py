@@ -155,7 +155,7 @@ def test_every_user_gets_a_judgement_in_order_whatever_fails(llm_settings, serve
     server.fail_next(500)
     server.garbage_next()
     server.refuse_next()
-    users = [ctx(f"u{i}", "still broken" if i % 2 else "thanks, works now") for i in range(8)]
+    users = [ctx(f"u{i}", f"still broken ({i})" if i % 2 else f"thanks, works now ({i})") for i in range(8)]
     judged = OpenAIScorer(llm_settings).score_users(users)
     assert [j.user_id for j in judged] == [u.user_id for u in users]
     fallbacks = [j for j in judged if j.fallback]
@@ -178,7 +178,7 @@ def test_concurrency_is_bounded(llm_settings, server):
 
     server.responder = slow
     s = dataclasses.replace(llm_settings, llm_concurrency=3)
-    OpenAIScorer(s).score_users([ctx(f"u{i}", "hello") for i in range(9)])
+    OpenAIScorer(s).score_users([ctx(f"u{i}", f"hello {i}") for i in range(9)])
     assert 1 < peak[0] <= 3
 
 
@@ -329,3 +329,11 @@ def test_batch_api_mode(llm_settings, server):
     assert paths[0] == "/v1/files" and paths[1] == "/v1/batches"
     upload = server.requests[0].text
     assert '"strict": true' in upload and "</customer_data>" in upload
+
+
+def test_identical_contexts_share_one_request(llm_settings, server):
+    users = [ctx(f"u{i}", evidence={"page_views": 3}) for i in range(5)] + [ctx("u9", "still broken")]
+    judged = OpenAIScorer(llm_settings).score_users(users)
+    assert len(server.requests) == 2
+    assert [j.user_id for j in judged] == [u.user_id for u in users]
+    assert len({j.context_hash for j in judged[:5]}) == 1 and judged[5].context_hash != judged[0].context_hash

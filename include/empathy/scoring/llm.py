@@ -283,7 +283,8 @@ class OpenAIScorer:
         self.model = str(model or settings.openai_model)
         self._fallback_scorer = None
         self._lock = threading.Lock()
-        self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cached": 0, "fallbacks": 0}
+        self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cached": 0, "shared": 0,
+                      "fallbacks": 0}
 
     # --- the TextScorer protocol ----------------------------------------------------------------
     def cache_key(self, context: UserContext) -> str:
@@ -301,14 +302,24 @@ class OpenAIScorer:
                 self._count(cached=1)
             else:
                 todo.append(i)
-        if self.settings.llm_batch_api and todo:
-            answers = self._batch_answers([contexts[i] for i in todo])
+        # Users whose contexts are identical (same texts and evidence) share one request.
+        first_of: dict[str, int] = {}
+        for i in todo:
+            first_of.setdefault(keys[i], i)
+        unique = list(first_of.values())
+        if self.settings.llm_batch_api and unique:
+            answers = self._batch_answers([contexts[i] for i in unique])
         else:
-            answers = self._map(lambda i: self._ask_user(contexts[i]), todo)
+            answers = self._map(lambda i: self._ask_user(contexts[i]), unique)
+        by_key = {keys[i]: answer for i, answer in zip(unique, answers)}
+        self._count(shared=len(todo) - len(unique))
         failed: dict[int, str] = {}
-        for i, answer in zip(todo, answers):
+        for i in todo:
+            answer = by_key[keys[i]]
             if isinstance(answer, UserJudgement):
-                results[i] = answer.model_copy(update={"context_hash": keys[i]})
+                results[i] = answer.model_copy(update={
+                    "user_id": contexts[i].user_id, "context_hash": keys[i],
+                    "text_scores": answer.text_scores + self._unsent_scores(contexts[i])})
             else:
                 failed[i] = answer
         if failed:
@@ -366,14 +377,15 @@ class OpenAIScorer:
         if len(answer.text_sentiments) != len(sent):
             raise Unusable(f"openai: schema violation (text_sentiments: {len(answer.text_sentiments)} "
                            f"for {len(sent)} texts)")
-        text_scores = list(answer.text_sentiments)
-        rest = context.texts[len(sent):]
-        if rest:  # texts beyond the cap are not sent; the lexicon scores them
-            text_scores += [s.score for s in self._fallback().score_texts([t.text for t in rest])]
         return UserJudgement(
             user_id=context.user_id, sentiment=answer.sentiment, emotion=answer.state,
             intents=list(dict.fromkeys(answer.intents)), confidence=answer.confidence,
-            friction=answer.friction, text_scores=text_scores, scorer=f"openai:{self.model}")
+            friction=answer.friction, text_scores=list(answer.text_sentiments), scorer=f"openai:{self.model}")
+
+    def _unsent_scores(self, context: UserContext) -> list[float]:
+        """Texts beyond the cap are not sent; the lexicon scores them so text_scores covers every text."""
+        rest = context.texts[len(sent_texts(context, self.settings)):]
+        return [s.score for s in self._fallback().score_texts([t.text for t in rest])] if rest else []
 
     def _ask_text(self, text: str) -> TextScore | str:
         try:
