@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import CronTriggerTimetable, PokeReturnValue, dag, task
-from empathy_dag_support import DUCKDB_QUEUE
+from empathy.runs import DUCKDB_QUEUE
 
 
 @dag(

@@ -29,14 +29,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
-from empathy_dag_support import (
-    DUCKDB_TASK,
-    THRESHOLD_PARAMS,
-    is_simulated,
-    notify_failure,
-    run_settings,
-    run_window,
-)
+from empathy.connections import notify_failure
+from empathy.runs import DUCKDB_TASK, THRESHOLD_PARAMS, is_simulated, run_settings, run_window
 
 CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email"]}
 

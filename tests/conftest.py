@@ -44,3 +44,19 @@ def con(settings):
 
     with store.connect(settings) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata DB (SQLite under .airflow/test), migrated once and reused across sessions."""
+    import subprocess
+
+    stamp = _AIRFLOW_HOME / ".migrated"
+    if not stamp.exists():
+        _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+        airflow = Path(sys.executable).parent / "airflow"
+        subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ)
+        subprocess.run([str(airflow), "pools", "set", "duckdb", "1", "DuckDB: one writer"], check=True,
+                       capture_output=True, env=os.environ)
+        stamp.touch()
+    return _AIRFLOW_HOME

@@ -43,6 +43,53 @@ def get_connection(conn_id: str) -> ConnectionInfo | None:
     return ConnectionInfo(conn_id, conn.conn_type, conn.host, conn.login, conn.password, extra or {})
 
 
+def slack_client(conn_id: str = "slack_api_default", timeout_s: float = 10.0, retries: int = 3):
+    """A slack_sdk WebClient from the provider's SlackHook (token, extra ``base_url``), or None when not configured.
+
+    Retries live in the client: slack-sdk's RateLimitErrorRetryHandler waits out ``Retry-After`` on
+    429, ServerErrorRetryHandler retries 500/503. Connection resets and timeouts are *not* retried
+    here: the request may have been posted, so the action is left ``failed`` for the next run.
+    """
+    if get_connection(conn_id) is None:
+        return None
+    from airflow.providers.slack.hooks.slack import SlackHook
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+    handlers = [RateLimitErrorRetryHandler(max_retry_count=retries), ServerErrorRetryHandler(max_retry_count=retries)]
+    hook = SlackHook(slack_conn_id=conn_id, timeout=max(1, round(timeout_s)), retry_handlers=handlers)
+    return hook.client
+
+
+SENDGRID_HOST = "https://api.sendgrid.com"
+
+
+@dataclass(frozen=True)
+class SendGridInfo:
+    """What the SendGrid sender needs from connection ``sendgrid_default`` (conn type email)."""
+
+    api_key: str = field(repr=False)
+    host: str
+    from_email: str | None
+    from_name: str | None
+    asm_group_id: int | None
+
+
+def sendgrid_info(conn_id: str = "sendgrid_default") -> SendGridInfo | None:
+    """API key (password), API host (host, default api.sendgrid.com), extra ``from_email``/``from_name``/``asm_group_id``.
+
+    None when the connection is absent or has no API key: simulate.
+    """
+    conn = get_connection(conn_id)
+    if conn is None or not conn.password:
+        return None
+    host = (conn.host or SENDGRID_HOST).rstrip("/")
+    if "://" not in host:
+        host = "https://" + host
+    group = conn.extra.get("asm_group_id")
+    return SendGridInfo(conn.password, host, conn.extra.get("from_email"), conn.extra.get("from_name"),
+                        int(group) if group not in (None, "") else None)
+
+
 def openai_client(conn_id: str = "openai_default", timeout_s: float = 30.0, max_retries: int = 3):
     """An ``openai.OpenAI`` client for connection ``conn_id``, or None when it is not configured.
 
@@ -70,3 +117,22 @@ def openai_client(conn_id: str = "openai_default", timeout_s: float = 30.0, max_
     api_key = kwargs.pop("api_key", None) or conn.password or os.environ.get("OPENAI_API_KEY") or "unused"
     kwargs.update(timeout=timeout_s, max_retries=max_retries)
     return openai.OpenAI(api_key=api_key, base_url=base_url, **kwargs)
+
+
+def notify_failure(context) -> None:
+    """Failure alert through Airflow's SlackNotifier when Slack is configured; otherwise the log says it."""
+    from empathy.config import load
+
+    settings = load()
+    ti = context.get("task_instance") or context.get("ti")
+    if get_connection(settings.slack_conn_id) is None:
+        print(f"empathy: task {getattr(ti, 'task_id', '?')} failed (no Slack connection for a failure alert)")
+        return
+    from airflow.providers.slack.notifications.slack import SlackNotifier
+
+    SlackNotifier(
+        slack_conn_id=settings.slack_conn_id,
+        channel=settings.slack_fallback_channel,
+        text=(":red_circle: Empathy task `{{ ti.task_id }}` failed in `{{ dag.dag_id }}` "
+              "run `{{ run_id }}` (try {{ ti.try_number }}). {{ ti.log_url }}"),
+    )(context)  # calling the notifier renders its templates against the context, then sends

@@ -1,7 +1,8 @@
-"""What both Empathy DAGs share: the one-writer pool and queue, per-run settings, the run's window.
+"""What a DAG run means to Empathy: its settings (Params over the environment), its time window,
+whether it may deliver, and the one-writer pool and queue its DuckDB tasks take.
 
-Kept light: the DAG files import this at parse time, so nothing heavy (duckdb, pandas, SDKs) is
-imported here at module level. Listed in .airflowignore: it defines no DAG.
+Plain Python over Airflow's task context (a dict): the DAG files import this at parse time, so it
+imports nothing heavy at module level.
 """
 from __future__ import annotations
 
@@ -58,23 +59,3 @@ def is_simulated(context) -> bool:
     if params.get("dry_run"):
         return True
     return run_type.endswith("backfill") and not params.get("deliver")
-
-
-def notify_failure(context) -> None:
-    """Failure alert through Airflow's SlackNotifier when Slack is configured; otherwise the log says it."""
-    from empathy.config import load
-    from empathy.connections import get_connection
-
-    settings = load()
-    ti = context.get("task_instance") or context.get("ti")
-    if get_connection(settings.slack_conn_id) is None:
-        print(f"empathy: task {getattr(ti, 'task_id', '?')} failed (no Slack connection for a failure alert)")
-        return
-    from airflow.providers.slack.notifications.slack import SlackNotifier
-
-    SlackNotifier(
-        slack_conn_id=settings.slack_conn_id,
-        channel=settings.slack_fallback_channel,
-        text=(":red_circle: Empathy task `{{ ti.task_id }}` failed in `{{ dag.dag_id }}` "
-              "run `{{ run_id }}` (try {{ ti.try_number }}). {{ ti.log_url }}"),
-    ).notify(context)
