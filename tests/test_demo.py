@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from empathy import demo
 
 START = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
@@ -166,11 +165,14 @@ def texts(evs):
 def test_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path):
     a = demo.generate(tmp_path / "a", seed=11, start=START)
     b = demo.generate(tmp_path / "b", seed=11, start=START)
-    c = demo.generate(tmp_path / "c", seed=12, start=START)
+    demo.generate(tmp_path / "c", seed=12, start=START)
     assert a["files"] == b["files"]
     for name in a["files"]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    ids = lambda d: {json.loads(x)["messageId"] for p in d.glob("*journeys*") for x in read_lines(p)}  # noqa: E731
+
+    def ids(d):
+        return {json.loads(x)["messageId"] for p in d.glob("*journeys*") for x in read_lines(p)}
+
     assert ids(tmp_path / "a").isdisjoint(ids(tmp_path / "c"))
 
 
@@ -287,7 +289,7 @@ def test_confused_docs_readers_and_the_control_reader(by_user):
     jun = docs_reads(by_user["u_jun"])
     assert [r for r in jun if r[1] >= 300] and all(r[2] for r in jun if r[1] >= 300)
     jun_cmd = tracks(by_user["u_jun"], "Command Executed")[0]
-    docs = [e for e in by_user["u_jun"] if e["type"] == "page" and e["properties"]["path"].startswith("/docs/")][0]
+    docs = next(e for e in by_user["u_jun"] if e["type"] == "page" and e["properties"]["path"].startswith("/docs/"))
     assert 330 <= (ts(jun_cmd) - ts(docs)).total_seconds() <= 420  # the command after about six minutes
     for uid, exp in demo.EXPECTED.items():  # nobody else reads docs 5+ minutes without acting
         if exp["persona"] != "confused_docs":

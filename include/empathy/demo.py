@@ -89,7 +89,8 @@ ANON_VISITOR = "7c1e9a52-5d0b-4f6e-9a43-d3e0c2b8f101"  # an anonymousId that nev
 # --------------------------------------------------------------------------------------------
 # What each persona should become. `state` is the verdict a support lead would give; `acceptable`
 # lists every state that is not wrong; hold/alert are what the policy (issue 4) should do with
-# its defaults. Keys are user ids as the ingest stores them (anonymous: 'anon:' + anonymousId).
+# its defaults; `intents` are the ones that must be present (others may be too). Keys are user ids
+# as the ingest stores them (anonymous: 'anon:' + anonymousId).
 # --------------------------------------------------------------------------------------------
 def _x(persona, state, account, *, acceptable=None, intents=(), unsubscribed=False, notes=""):
     acceptable = tuple(acceptable or (state,))
@@ -131,7 +132,7 @@ EXPECTED: dict[str, dict] = {
                         "command after; high value: alert his account manager."),
     "u_nadia": _x("angry_ticket", "frustrated", "acct_vandelay", acceptable=("frustrated", "at_risk"),
                   notes="Unresolved ticket: 'still broken', 'nobody answered', 'thanks for nothing'; her email in the text."),
-    "user_a": _x("user_a", "confused", "acct_hooli", intents=("billing", "cancellation"),
+    "user_a": _x("user_a", "confused", "acct_hooli", intents=("billing",),
                  acceptable=("confused",),
                  notes="The seed's User A: power user (commands and API calls daily for 13 days, Hooli at 12k mrr) "
                        "searching 'invoices' / 'billing settings' three times and landing on /account/cancel. "
