@@ -175,7 +175,7 @@ def decide(rows: list[dict], judgement: UserJudgement | None, as_of, settings: S
         rule.append("visited a cancel page" + (" while frustrated" if is_frustrated or neg_texts else ""))
 
     confusion = by.get("docs_dwell", []) + by.get("search_loop", [])
-    positives = [r for r in rows if r["polarity"] > 0]
+    positives = [r for r in rows if r["polarity"] > 0 and r["signal"] != "productive_use"]
     negatives = [r for r in rows if r["polarity"] < 0]
     latest_text = texts[0] if texts else None
 
@@ -216,10 +216,9 @@ def decide(rows: list[dict], judgement: UserJudgement | None, as_of, settings: S
     if judgement and judgement.confidence and not texts and judgement.scorer.startswith("openai"):
         confidence = 0.8 * confidence + 0.2 * judgement.confidence
 
+    # intents are what the user was seen looking for (User A did open the cancel page); the state
+    # carries the judgement of what it means
     intents = [i for i in KNOWN_INTENTS if i in intent_sources]
-    if lost_looking_for_billing and not said_cancel and state != "at_risk" and "cancellation" in intents:
-        intents.remove("cancellation")  # on the cancel page to find invoices: the intent is billing
-    intents += sorted(i for i in intent_sources if i not in KNOWN_INTENTS)
 
     reasons.append({"signal": "state", "detail": "; ".join(rule), "at": as_of.isoformat()})
     seen = set()
@@ -293,6 +292,9 @@ def _reason(r: dict) -> dict:
         text = f"visited {d.get('path')} ({d.get('visits')}x)"
     elif s == "subscription_cancelled":
         text = "cancelled the subscription" + (f": {d.get('reason')}" if d.get("reason") else "")
+    elif s == "productive_use":
+        text = (f"{d.get('commands')} commands and {d.get('api_ok')} successful API calls "
+                f"on {d.get('active_days')} day(s)")
     elif s == "email_engaged":
         text = f"{d.get('event')} {d.get('times')}x"
     elif s == "intent":
