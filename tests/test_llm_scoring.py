@@ -337,3 +337,13 @@ def test_identical_contexts_share_one_request(llm_settings, server):
     assert len(server.requests) == 2
     assert [j.user_id for j in judged] == [u.user_id for u in users]
     assert len({j.context_hash for j in judged[:5]}) == 1 and judged[5].context_hash != judged[0].context_hash
+
+
+def test_a_cached_answer_serves_every_user_with_the_same_context(llm_settings, server):
+    scorer = OpenAIScorer(llm_settings)
+    [first] = scorer.score_users([ctx("u1", evidence={"page_views": 3})])
+    twins = [ctx("u2", evidence={"page_views": 3}), ctx("u3", evidence={"page_views": 3}).model_copy(
+        update={"cached": first})]
+    judged = scorer.score_users(twins)
+    assert len(server.requests) == 1
+    assert [j.user_id for j in judged] == ["u2", "u3"] and all(j.fallback is None for j in judged)

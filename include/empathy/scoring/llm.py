@@ -295,10 +295,15 @@ class OpenAIScorer:
         results: list[UserJudgement | None] = [None] * len(contexts)
         keys = [self.cache_key(c) for c in contexts]
         todo = []
+        cached_by_key = {key: ctx.cached for ctx, key in zip(contexts, keys)
+                         if ctx.cached is not None and ctx.cached.context_hash in (None, key)}
         for i, (ctx, key) in enumerate(zip(contexts, keys)):
-            cached = ctx.cached
-            if cached is not None and cached.context_hash in (None, key):
-                results[i] = cached.model_copy(update={"user_id": ctx.user_id, "context_hash": key})
+            cached = cached_by_key.get(key)  # also for a user whose identical context was cached for another
+            if cached is not None:
+                sent = len(sent_texts(ctx, self.settings))
+                results[i] = cached.model_copy(update={
+                    "user_id": ctx.user_id, "context_hash": key,
+                    "text_scores": cached.text_scores[:sent] + self._unsent_scores(ctx)})
                 self._count(cached=1)
             else:
                 todo.append(i)
