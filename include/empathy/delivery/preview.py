@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from jinja2 import Environment
 
+_append_lock = threading.Lock()  # send() writes previews from several threads
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 EMAIL_PAGE = _env.from_string("""<!doctype html>
@@ -93,7 +95,7 @@ def hold(outbox: Path, row: dict, mode: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {k: row.get(k) for k in ("action_id", "kind", "user_id", "account_id", "reason", "as_of", "run_id")}
     line["mode"] = mode
-    with path.open("a", encoding="utf-8") as fh:
+    with _append_lock, path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
     return path
 
@@ -107,7 +109,7 @@ def note(outbox: Path, row: dict, path: Path | None, mode: str, at: str) -> None
     entry = {"action_id": row["action_id"], "kind": row["kind"], "user_id": row.get("user_id"), "mode": mode,
              "title": title, "path": str(path.relative_to(outbox)) if path else None, "at": at}
     outbox.mkdir(parents=True, exist_ok=True)
-    with (outbox / "previews.jsonl").open("a", encoding="utf-8") as fh:
+    with _append_lock, (outbox / "previews.jsonl").open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -110,8 +112,13 @@ class _Channels:
         self.settings = settings
         self._slack = self._sg_info = self._sg = None
         self._slack_done = self._sg_done = False
+        self._lock = threading.Lock()
 
     def slack(self):
+        with self._lock:
+            return self._slack_client()
+
+    def _slack_client(self):
         if not self._slack_done:
             s = self.settings
             self._slack = connections.slack_client(s.slack_conn_id, s.delivery_timeout_s, s.delivery_retries)
@@ -120,6 +127,10 @@ class _Channels:
 
     def sendgrid(self):
         """(SendGridInfo, SendGridAPIClient), or (None, None) when not configured."""
+        with self._lock:
+            return self._sendgrid_client()
+
+    def _sendgrid_client(self):
         if not self._sg_done:
             self._sg_info = connections.sendgrid_info(self.settings.sendgrid_conn_id)
             if self._sg_info is not None:
@@ -182,33 +193,36 @@ def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> 
     connection: a preview is written to the outbox and nothing leaves the machine.
     """
     channels = _Channels(settings)
-    outcomes = []
     now = datetime.now(UTC).isoformat()
-    for row in rows:
-        journaled = _journal_read(settings, row["action_id"])  # the truth, even in a dry run
-        if journaled is not None:  # sent before a crash kept it from being recorded: never again
-            log.info("action %s already sent (journal), not sending again", row["action_id"])
-            outcomes.append(journaled)
-            continue
-        try:
-            outcome = _send_one(row, settings, channels, force_simulate)
-        except (slack_sender.SlackDeliveryError, sg_sender.SendGridDeliveryError) as exc:
-            outcome = _outcome(row, "failed", error=str(exc))
-        except Exception as exc:  # a bug or bad row must not stop the batch; the row stays visible as failed
-            log.exception("delivering action %s failed", row["action_id"])
-            outcome = _outcome(row, "failed", error=f"{type(exc).__name__}: {exc}")
-        if outcome["status"] == "sent":
-            _journal_write(settings, outcome)
-        if outcome["status"] != "skipped":
-            path = Path(outcome["preview_path"]) if outcome["preview_path"] else None
-            preview.note(settings.outbox, row, path,
-                         "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
-        if outcome["status"] == "failed":
-            log.warning("action %s (%s) failed: %s", row["action_id"], row["kind"], outcome["error"])
-        outcomes.append(outcome)
+    workers = max(1, min(settings.delivery_concurrency, len(rows)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="empathy-send") as pool:
+        outcomes = list(pool.map(lambda row: _deliver_row(row, settings, channels, force_simulate, now), rows))
     if rows:
         preview.write_index(settings.outbox)
     return outcomes
+
+
+def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simulate: bool, now: str) -> dict:
+    journaled = _journal_read(settings, row["action_id"])  # the truth, even in a dry run
+    if journaled is not None:  # sent before a crash kept it from being recorded: never again
+        log.info("action %s already sent (journal), not sending again", row["action_id"])
+        return journaled
+    try:
+        outcome = _send_one(row, settings, channels, force_simulate)
+    except (slack_sender.SlackDeliveryError, sg_sender.SendGridDeliveryError) as exc:
+        outcome = _outcome(row, "failed", error=str(exc))
+    except Exception as exc:  # a bug or bad row must not stop the batch; the row stays visible as failed
+        log.exception("delivering action %s failed", row["action_id"])
+        outcome = _outcome(row, "failed", error=f"{type(exc).__name__}: {exc}")
+    if outcome["status"] == "sent":
+        _journal_write(settings, outcome)
+    if outcome["status"] != "skipped":
+        path = Path(outcome["preview_path"]) if outcome["preview_path"] else None
+        preview.note(settings.outbox, row, path,
+                     "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
+    if outcome["status"] == "failed":
+        log.warning("action %s (%s) failed: %s", row["action_id"], row["kind"], outcome["error"])
+    return outcome
 
 
 # --- record -----------------------------------------------------------------------------------
