@@ -126,6 +126,8 @@ class Settings:
         "EMPATHY_DELIVERY_MAX_ATTEMPTS", 5, "Delivery attempts of one action (across runs) before it stays `failed`.")
     delivery_timeout_s: float = _setting(
         "EMPATHY_DELIVERY_TIMEOUT_S", 10.0, "Timeout of one Slack or SendGrid request, seconds.")
+    delivery_concurrency: int = _setting(
+        "EMPATHY_DELIVERY_CONCURRENCY", 4, "Slack/SendGrid requests in flight at once in one send step.")
     delivery_retries: int = _setting(
         "EMPATHY_DELIVERY_RETRIES", 3, "Retries of one Slack/SendGrid request within a run on 429/5xx (Retry-After honoured).")
     delivery_max_retry_after_s: float = _setting(
