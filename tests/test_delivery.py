@@ -341,3 +341,19 @@ def test_holds_are_not_mirrored_by_default(con, settings, live):
     con.close()
     assert relay.deliver(settings) == {"hold": {"sent": 1}}
     assert sendgrid.requests == []
+
+
+def test_slack_standin_accepts_every_body_the_sdk_sends(slack):
+    """JSON (chat_postMessage), form-urlencoded (params=) and multipart (data=) all post the same message."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token=slack.token, base_url=slack.api_url, retry_handlers=[])
+    client.chat_postMessage(channel="#empathy-alerts", text="json body")
+    client.api_call("chat.postMessage", params={"channel": "#empathy-alerts", "text": "form body"})
+    client.api_call("chat.postMessage", data={"channel": "#empathy-alerts", "text": "multipart body"})
+    assert [(m["channel"], m["text"]) for m in slack.messages] == [
+        ("#empathy-alerts", "json body"), ("#empathy-alerts", "form body"), ("#empathy-alerts", "multipart body")]
+    bad = WebClient(token="xoxb-wrong", base_url=slack.api_url, retry_handlers=[])
+    with pytest.raises(SlackApiError, match="invalid_auth"):
+        bad.chat_postMessage(channel="#empathy-alerts", text="x")

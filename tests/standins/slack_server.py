@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from email import policy as email_policy
+from email.parser import BytesParser
 from urllib.parse import parse_qs
 
 from standins.base import Reply, Request, Standin
@@ -39,6 +41,11 @@ class SlackStandin(Standin):
             return request.json or {}
         if ctype.startswith("application/x-www-form-urlencoded"):
             return {k: v[0] for k, v in parse_qs(request.text).items()}
+        if ctype.startswith("multipart/form-data"):  # what WebClient.api_call(data=...) sends
+            message = BytesParser(policy=email_policy.HTTP).parsebytes(
+                f"Content-Type: {ctype}\r\n\r\n".encode() + request.body)
+            return {part.get_param("name", header="content-disposition"): part.get_content()
+                    for part in message.iter_parts()}
         raise ValueError(f"unsupported content type {ctype!r}")
 
     def handle(self, request: Request) -> Reply:
