@@ -305,6 +305,7 @@ def test_frequency_cap_defers_non_transactional_mail(con, run):
     insert_events(con, person("u1"))
     put_state(con, "u1", "exploring", 0.1)
     run(121)  # everything is due: one step per run, in order
+    assert run(121)["written"] == 0  # a rerun of the same run decides nothing new (not the next step)
     run(122)
     run(123)
     assert [a["detail"]["step"] for a in emails(con, "u1")] == ["welcome", "feature_tips"]  # cap: 1 a day

@@ -109,7 +109,7 @@ def _item(raw) -> Evidence | None:
     detail = raw.get("detail")
     if isinstance(detail, str):
         try:
-            detail = json.loads(detail)
+            detail = json.loads(detail) if detail.startswith("{") else {"summary": detail}
         except ValueError:
             detail = {"summary": detail}
     detail = dict(detail) if isinstance(detail, dict) else {}
@@ -218,9 +218,13 @@ class Run:
 
 
 def _sql(con, name: str, values: dict):
+    """Run sql/policy/<name>, statement by statement, binding the ``$parameters`` each one names."""
     text = store.sql(f"policy/{name}")
     code = "\n".join(line.split("--", 1)[0] for line in text.splitlines())
-    return con.execute(text, {k: values[k] for k in set(_PARAM.findall(code))})
+    cur = None
+    for stmt in (s for s in code.split(";") if s.strip()):
+        cur = con.execute(stmt, {k: values[k] for k in set(_PARAM.findall(stmt))})
+    return cur
 
 
 def decide(con, settings, as_of, run_id=None, simulate=False, user_ids=None, holdout_salt="empathy",
@@ -318,8 +322,10 @@ def _decide_holds(run: Run, users: dict[str, User]) -> None:
             u.on_hold, u.hold_since, u.last_negative_at = True, run.as_of, u.state_as_of or run.as_of
             run.hold_writes.append(("hold", u, why))
         elif why and u.on_hold:  # negative as of the state's own time (it may not have been recomputed since)
-            u.last_negative_at = max(filter(None, [u.last_negative_at, u.state_as_of or run.as_of]))
-            run.hold_writes.append(("touch", u, why))
+            latest = max(filter(None, [u.last_negative_at, u.state_as_of or run.as_of]))
+            if latest != u.last_negative_at:
+                u.last_negative_at = latest
+                run.hold_writes.append(("touch", u, why))
         elif u.on_hold:
             ok, why_not = release_check(u, run.as_of, run.settings.release_after_h)
             if ok:
@@ -334,25 +340,20 @@ def _decide_holds(run: Run, users: dict[str, User]) -> None:
 
 
 def _persist_holds(run: Run) -> None:
-    now = datetime.now(timezone.utc)
-    for what, u, why in run.hold_writes:
-        if what == "hold":
-            run.con.execute(
-                "INSERT INTO policy_holds (user_id, on_hold, since, reason, last_negative_at, released_at, updated_at) "
-                "VALUES (?, true, ?, ?, ?, NULL, ?) ON CONFLICT (user_id) DO UPDATE SET on_hold = true, "
-                "since = excluded.since, reason = excluded.reason, last_negative_at = excluded.last_negative_at, "
-                "released_at = NULL, updated_at = excluded.updated_at",
-                [u.user_id, run.as_of, why, u.last_negative_at, now])
-        elif what == "touch":
-            run.con.execute("UPDATE policy_holds SET last_negative_at = greatest(last_negative_at, ?), updated_at = ? "
-                            "WHERE user_id = ?", [u.last_negative_at, now, u.user_id])
-        else:
-            run.con.execute("UPDATE policy_holds SET on_hold = false, released_at = ?, updated_at = ? WHERE user_id = ?",
-                            [run.as_of, now, u.user_id])
-        if what != "touch":  # the history row of the state that caused it shows the hold too
-            run.con.execute("UPDATE user_state_history SET on_hold = ? WHERE user_id = ? AND as_of = "
-                            "(SELECT max(as_of) FROM user_state_history WHERE user_id = ? AND as_of <= ?)",
-                            [what == "hold", u.user_id, u.user_id, run.as_of])
+    """Holds, touches and releases as three set-based statements, then user_state.on_hold mirrors them."""
+    if run.hold_writes:
+        table = pa.table({
+            "what": pa.array([w for w, _, _ in run.hold_writes], pa.string()),
+            "user_id": pa.array([u.user_id for _, u, _ in run.hold_writes], pa.string()),
+            "reason": pa.array([why for _, _, why in run.hold_writes], pa.string()),
+            "last_negative_at": pa.array([u.last_negative_at or run.as_of for _, u, _ in run.hold_writes],
+                                         pa.timestamp("us", tz="UTC")),
+        })
+        run.con.register("_policy_holds_in", table)
+        try:
+            _sql(run.con, "persist_holds.sql", {"as_of": run.as_of, "now": datetime.now(timezone.utc)})
+        finally:
+            run.con.unregister("_policy_holds_in")
     _sql(run.con, "sync_on_hold.sql", {})
 
 
