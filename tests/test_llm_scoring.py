@@ -13,7 +13,6 @@ import threading
 import time
 
 import pytest
-
 from empathy.scoring.base import CustomerText, UserContext
 from empathy.scoring.llm import SYSTEM_PROMPT, OpenAIScorer, cache_key
 from standins.openai_server import OpenAIStandin, keyword_answer, split_prompt

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from empathy.redact import name_parts, redact, redact_data
 
 

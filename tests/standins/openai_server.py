@@ -124,7 +124,7 @@ class OpenAIStandin(Standin):
     # --- the API ------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
         path = request.path.split("?")[0].rstrip("/")
-        path = path[3:] if path.startswith("/v1") else path
+        path = path.removeprefix("/v1")
         if request.method == "POST" and path == "/chat/completions":
             return self._chat(request.json)
         if request.method == "GET" and path == "/models":

@@ -348,7 +348,7 @@ class OpenAIScorer:
     def _map(self, fn, items, texts=None):
         items = list(items)
         if texts is not None:
-            call = lambda i: fn(texts[i])  # noqa: E731
+            call = lambda i: fn(texts[i])
         else:
             call = fn
         if not items:
