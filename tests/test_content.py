@@ -6,11 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
-
+from empathy import content
 from eventkit import T0, identify, insert_events, track
 from standins.openai_server import OpenAIStandin
-
-from empathy import content
 
 
 def _templates(campaign):

@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-
 from eventkit import T0, group, identify, insert_events, track
 
 H = 3600.0
@@ -371,7 +370,7 @@ def test_backfill_windows_share_one_simulation_and_skip_stale_steps(con, setting
     put_state(con, "new", "exploring", 0.1)
     s = replace(settings, holdout_pct=0.0)
     with store.transaction(con):
-        for h in range(0, 6):  # six hourly windows of one backfill
+        for h in range(6):  # six hourly windows of one backfill
             policy.decide(con, s, at_h(h + 0.5), run_id=f"backfill__{h}", simulate=True, sim_key="backfill-7")
     rows = actions(con, "email")
     assert all(a["simulate"] for a in rows)

@@ -18,7 +18,7 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,16 +39,16 @@ _URL = re.compile(r"https?://[^\s<>\"'()\[\]]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NUMBER_WORDS = re.compile(
     r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
-    r"fifty|hundred|thousand|half|double|twice|triple)\b", re.I)
+    r"fifty|hundred|thousand|half|double|twice|triple)\b", re.IGNORECASE)
 # Offer language: a rewrite may use these only where the template already does.
 _OFFER_PATTERNS = {
-    "discount": re.compile(r"\bdiscount", re.I),
-    "coupon/code": re.compile(r"\bcoupon|\bpromo|\bvoucher|\bcode\b", re.I),
-    "free": re.compile(r"\bfree\b(?!\s+to\b)", re.I),
-    "percent/off": re.compile(r"%|\bpercent|\boff\s+(?:your|the|all|any)\b", re.I),
-    "price": re.compile(r"[$€£¥]|\bprice|\bpricing|\bcheaper|\bsav(?:e|ing)s?\b", re.I),
-    "refund/credit": re.compile(r"\brefund|\bcredit|\bcashback|\bbonus", re.I),
-    "trial/upgrade": re.compile(r"\btrial|\bupgrade", re.I),
+    "discount": re.compile(r"\bdiscount", re.IGNORECASE),
+    "coupon/code": re.compile(r"\bcoupon|\bpromo|\bvoucher|\bcode\b", re.IGNORECASE),
+    "free": re.compile(r"\bfree\b(?!\s+to\b)", re.IGNORECASE),
+    "percent/off": re.compile(r"%|\bpercent|\boff\s+(?:your|the|all|any)\b", re.IGNORECASE),
+    "price": re.compile(r"[$€£¥]|\bprice|\bpricing|\bcheaper|\bsav(?:e|ing)s?\b", re.IGNORECASE),
+    "refund/credit": re.compile(r"\brefund|\bcredit|\bcashback|\bbonus", re.IGNORECASE),
+    "trial/upgrade": re.compile(r"\btrial|\bupgrade", re.IGNORECASE),
 }
 
 
@@ -265,14 +265,14 @@ def check_rewrite(original: str, rewrite: str, max_ratio: float) -> str | None:
         return "placeholders changed"
     new_links = urls(rewrite) - urls(original)
     if new_links:
-        return f"link not in template: {sorted(new_links)[0]}"
+        return f"link not in template: {min(new_links)}"
     without_urls = _URL.sub(" ", rewrite)
     numbers = set(_NUMBER.findall(without_urls)) - set(_NUMBER.findall(_URL.sub(" ", original)))
     if numbers:
-        return f"number not in template: {sorted(numbers)[0]}"
+        return f"number not in template: {min(numbers)}"
     words = {w.lower() for w in _NUMBER_WORDS.findall(rewrite)} - {w.lower() for w in _NUMBER_WORDS.findall(original)}
     if words:
-        return f"number not in template: {sorted(words)[0]}"
+        return f"number not in template: {min(words)}"
     for name, pattern in _OFFER_PATTERNS.items():
         if pattern.search(without_urls) and not pattern.search(_URL.sub(" ", original)):
             return f"offer language not in template ({name})"
@@ -374,7 +374,7 @@ def rewrite_all(drafts: list[Draft], settings, con=None, client=None, model: str
                     con.execute("INSERT INTO llm_cache (context_hash, model, response, created_at) VALUES (?, ?, ?, ?) "
                                 "ON CONFLICT (context_hash) DO NOTHING",
                                 [key, model, json.dumps({"kind": REWRITE_VERSION, "content": answer}),
-                                 datetime.now(timezone.utc)])
+                                 datetime.now(UTC)])
     for d in drafts:
         answer = answers[_request_key(d, settings, model)]
         if isinstance(answer, Exception):

@@ -14,7 +14,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -145,7 +145,7 @@ def _polarity(signal: str, raw: dict, detail: dict) -> int:
 
 def _ts(value) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str) and value:
         try:
             return _utc(value)
@@ -158,8 +158,8 @@ def _utc(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def _persist_holds(run: Run) -> None:
         })
         run.con.register("_policy_holds_in", table)
         try:
-            _sql(run.con, "persist_holds.sql", {"as_of": run.as_of, "now": datetime.now(timezone.utc)})
+            _sql(run.con, "persist_holds.sql", {"as_of": run.as_of, "now": datetime.now(UTC)})
         finally:
             run.con.unregister("_policy_holds_in")
     _sql(run.con, "sync_on_hold.sql", {})
@@ -417,7 +417,7 @@ def _redact_basic(text: str, names=()) -> str:
     text = re.sub(r"\+?\d[\d ().-]{7,}\d", "[PHONE]", text)
     for n in names or ():
         if n and len(n) > 1:
-            text = re.sub(re.escape(n), "[NAME]", text, flags=re.I)
+            text = re.sub(re.escape(n), "[NAME]", text, flags=re.IGNORECASE)
     return text
 
 
@@ -541,9 +541,9 @@ def quiet_now(tz_name: str | None, quiet_hours: str, as_of: datetime) -> tuple[b
         return False, ""
     start, end = int(m.group(1)) % 24, int(m.group(2)) % 24
     try:
-        tz = ZoneInfo(tz_name) if tz_name else timezone.utc
+        tz = ZoneInfo(tz_name) if tz_name else UTC
     except Exception:  # unknown zone name
-        tz, tz_name = timezone.utc, f"UTC (unknown zone {tz_name!r})"
+        tz, tz_name = UTC, f"UTC (unknown zone {tz_name!r})"
     hour = as_of.astimezone(tz).hour
     quiet = (start <= hour < end) if start <= end else (hour >= start or hour < end)
     return quiet, f"{hour:02d}h in {tz_name or 'UTC'}"
@@ -569,6 +569,36 @@ def _friction_for_email(u: User, campaign) -> dict | None:
     return None
 
 
+def gate(run: Run, u: User | None, step, due_at: datetime, holdout: bool, counts: dict) -> tuple:
+    """The rules for one due step, in order: ("skip", reason, category) | ("defer", reason) |
+    ("send", category, template, swapped). Sending counts towards the frequency cap."""
+    s = run.settings
+    late = run.as_of - due_at
+    if late > timedelta(hours=s.drip_max_late_h):
+        return "skip", f"too late: due {_hours(late)} h ago (drip_max_late_h {s.drip_max_late_h:g})", step.category
+    category, template, swapped = step.category, step.template, None
+    if u is not None and u.state == "at_risk" and category == "promotional":
+        if holdout or not step.at_risk:
+            return "skip", "no promotion to an at_risk user", category
+        swapped = {"from_template": template, "from_category": category}
+        template, category = step.at_risk["template"], step.at_risk.get("category", "support")
+    if u is not None and u.unsubscribed and category != "transactional":
+        return "skip", f"unsubscribed: transactional mail only (this step is {category})", category
+    gate_holds = not (holdout and s.holdout_ignores_holds)
+    if u is not None and u.on_hold and gate_holds and category in GATED_WHEN_HELD:
+        return "defer", f"on hold: no {category} email until released"
+    if not (u and u.email):
+        return "defer", "no email address yet"
+    if category != "transactional":
+        quiet, local = quiet_now(u.timezone, s.quiet_hours, run.as_of)
+        if quiet:
+            return "defer", f"quiet hours ({s.quiet_hours} local; now {local})"
+        if counts.get(u.user_id, 0) >= s.email_cap_per_day:
+            return "defer", f"frequency cap ({s.email_cap_per_day} non-transactional per 24 h)"
+        counts[u.user_id] = counts.get(u.user_id, 0) + 1
+    return "send", category, template, swapped
+
+
 def _decide_emails(run: Run, users: dict[str, User], due: list) -> None:
     s = run.settings
     if not due:
@@ -577,7 +607,7 @@ def _decide_emails(run: Run, users: dict[str, User], due: list) -> None:
         "as_of": run.as_of, "sim_key": run.sim_key, "user_ids": sorted({d[1] for d in due})}).fetchall())
     asm = content.asm_group_id(s)
     pending = []
-    for campaign, user_id, enrolled_at, step_id, due_at in due:
+    for campaign, user_id, _enrolled_at, step_id, due_at in due:
         u = users.get(user_id)
         step = campaign.step(step_id)
         due_at = _utc(due_at)
@@ -586,47 +616,17 @@ def _decide_emails(run: Run, users: dict[str, User], due: list) -> None:
         base = {"campaign": campaign.name, "step": step.id, "category": step.category, "template": step.template,
                 "tone": "standard", "holdout": holdout, "due_at": due_at.isoformat(),
                 "state": u.state if u else None}
-        account_id = u.account_id if u else None
-
-        def skip(reason, **extra):
-            run.add(aid, user_id, account_id, "email", "skipped", reason, {**base, "subject": None, **extra})
+        outcome = gate(run, u, step, due_at, holdout, counts)
+        if outcome[0] == "skip":
+            run.add(aid, user_id, u.account_id if u else None, "email", "skipped", outcome[1],
+                    {**base, "category": outcome[2], "subject": None})
             run.decided_steps.append((user_id, campaign.name, step.id))
-
-        def defer(reason):
-            run.deferrals.append((user_id, campaign.name, step.id, due_at, reason))
-            run.notes[f"email deferred: {reason.split(' (')[0]}"] += 1
-
-        late = run.as_of - due_at
-        if late > timedelta(hours=s.drip_max_late_h):
-            skip(f"too late: due {_hours(late)} h ago (drip_max_late_h {s.drip_max_late_h:g})")
             continue
-        category, template, swapped = step.category, step.template, None
-        state = u.state if u else None
-        if state == "at_risk" and category == "promotional":
-            if holdout or not step.at_risk:
-                skip("no promotion to an at_risk user")
-                continue
-            swapped = {"from_template": template, "from_category": category}
-            template, category = step.at_risk["template"], step.at_risk.get("category", "support")
-        if u is not None and u.unsubscribed and category != "transactional":
-            skip(f"unsubscribed: transactional mail only (this step is {category})", category=category)
+        if outcome[0] == "defer":
+            run.deferrals.append((user_id, campaign.name, step.id, due_at, outcome[1]))
+            run.notes[f"email deferred: {outcome[1].split(' (')[0]}"] += 1
             continue
-        gate_holds = not (holdout and s.holdout_ignores_holds)
-        if u is not None and u.on_hold and gate_holds and category in GATED_WHEN_HELD:
-            defer(f"on hold: no {category} email until released")
-            continue
-        if not (u and u.email):
-            defer("no email address yet")
-            continue
-        if category != "transactional":
-            quiet, local = quiet_now(u.timezone, s.quiet_hours, run.as_of)
-            if quiet:
-                defer(f"quiet hours ({s.quiet_hours} local; now {local})")
-                continue
-            if counts.get(user_id, 0) >= s.email_cap_per_day:
-                defer(f"frequency cap ({s.email_cap_per_day} non-transactional per 24 h)")
-                continue
-            counts[user_id] = counts.get(user_id, 0) + 1
+        _, category, template, swapped = outcome
         tone = "standard" if holdout else tone_for(u)
         friction = _friction_for_email(u, campaign) if tone == "supportive" else None
         first_name = (u.name or "").split()[0] if u.name else None
@@ -689,7 +689,7 @@ def _write(run: Run) -> list[dict]:
             new.append(r)
     if not new:
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     table = pa.table({
         "action_id": [r["action_id"] for r in new], "user_id": [r["user_id"] for r in new],
         "account_id": pa.array([r["account_id"] for r in new], pa.string()), "kind": [r["kind"] for r in new],
