@@ -18,17 +18,17 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from empathy import config, demo, state, store  # noqa: E402
-from empathy.ingest import ingest_landing  # noqa: E402
-from empathy.scoring import get_scorer  # noqa: E402
+from empathy import config, demo, state, store
+from empathy.ingest import ingest_landing
+from empathy.scoring import get_scorer
 
-START = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
+START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def new_sessions(users: list[str], at: datetime, seed: int = 11) -> list[dict]:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 
-T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)  # a Monday morning
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday morning
 _ids = itertools.count(1)
 
 
@@ -105,7 +105,7 @@ def insert_events(con, events: list[dict], ingested_at: datetime | None = None) 
     """Bulk-insert Segment-spec dicts into ``events`` (as ingest would, minus validation). Returns the count."""
     if not events:
         return 0
-    ingested_at = ingested_at or datetime.now(timezone.utc)
+    ingested_at = ingested_at or datetime.now(UTC)
     table = pa.Table.from_pylist([_row(e, ingested_at) for e in events])
     if hasattr(con, "complete"):
         con.complete()  # DuckDB refuses register() while an earlier result is unread

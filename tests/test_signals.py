@@ -4,9 +4,21 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from eventkit import api, at, click, command, insert_events, message, page, payment, resolved, search, ticket, track
-
 from empathy import signals
+from eventkit import (
+    api,
+    at,
+    click,
+    command,
+    insert_events,
+    message,
+    page,
+    payment,
+    resolved,
+    search,
+    ticket,
+    track,
+)
 
 AS_OF = at(6 * 3600)
 

@@ -5,12 +5,25 @@ import json
 from datetime import timedelta
 
 import pytest
-from eventkit import (api, at, click, command, group, identify, insert_events, message, page, payment, resolved,
-                      search, ticket, track)
-
 from empathy import state, store
 from empathy.scoring import get_scorer
 from empathy.scoring.base import UserJudgement
+from eventkit import (
+    api,
+    at,
+    click,
+    command,
+    group,
+    identify,
+    insert_events,
+    message,
+    page,
+    payment,
+    resolved,
+    search,
+    ticket,
+    track,
+)
 
 DAY = 86400
 

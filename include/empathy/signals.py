@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -43,10 +43,10 @@ _PARAM = re.compile(r"\$([a-z_]+)")
 def as_utc(as_of) -> datetime:
     """An aware UTC datetime from a datetime (naive = UTC) or an ISO-8601 string."""
     if isinstance(as_of, str):
-        as_of = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        as_of = datetime.fromisoformat(as_of)  # 3.11 reads a trailing Z
     if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=timezone.utc)
-    return as_of.astimezone(timezone.utc)
+        as_of = as_of.replace(tzinfo=UTC)
+    return as_of.astimezone(UTC)
 
 
 def params(settings: Settings, as_of) -> dict:

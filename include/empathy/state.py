@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -54,7 +54,7 @@ def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, user_ids:
     return one UserContext each: latest customer texts, an evidence summary, names to redact, and
     the cached LLM answer when the LLM scorer's cache key matches."""
     as_of = signals.as_utc(as_of)
-    prepared_at = datetime.now(timezone.utc)
+    prepared_at = datetime.now(UTC)
     if not user_ids:
         return []
     values = signals.compute(con, settings, as_of, user_ids)
@@ -344,7 +344,7 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgements:
             "SELECT user_id FROM user_state_history WHERE as_of = ? AND user_id IN (SELECT user_id FROM _apply_users)",
             [as_of]).fetchall()}
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     new_rows, history_rows, counts = [], [], {}
     changed = backfilled = 0
     for uid, j in judged.items():
