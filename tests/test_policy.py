@@ -86,7 +86,7 @@ def actions(con, kind=None, user_id=None):
         args.append(user_id)
     cols = ["action_id", "user_id", "account_id", "kind", "status", "reason", "detail", "simulate"]
     out = []
-    for row in con.execute(q + " ORDER BY as_of, created_at, action_id", args).fetchall():
+    for row in con.execute(q + " ORDER BY as_of, detail->>'due_at', created_at, action_id", args).fetchall():
         r = dict(zip(cols, row))
         r["detail"] = json.loads(r["detail"])
         out.append(r)
@@ -300,18 +300,42 @@ def test_held_users_get_no_promotional_or_educational_mail_until_released(con, r
     assert not con.execute("SELECT * FROM drip_deferrals WHERE user_id = 'held'").fetchall()
 
 
-def test_frequency_cap_defers_non_transactional_mail(con, run):
+def test_frequency_cap_defers_non_transactional_mail(con, run, tmp_path):
+    import shutil
+
+    import yaml
+
+    from empathy import content
+
+    folder = tmp_path / "campaigns"
+    shutil.copytree(content.BUILTIN_DIR / "onboarding", folder / "onboarding")
+    spec = yaml.safe_load((folder / "onboarding" / "campaign.yaml").read_text())
+    for step, delay in zip(spec["steps"], (0, 2, 3)):  # tips after 2 h, the offer after 3 h
+        step["delay_h"] = delay
+    (folder / "onboarding" / "campaign.yaml").write_text(yaml.safe_dump(spec))
     insert_events(con, person("u1"))
     put_state(con, "u1", "exploring", 0.1)
-    run(121)  # everything is due: one step per run, in order
-    assert run(121)["written"] == 0  # a rerun of the same run decides nothing new (not the next step)
-    run(122)
-    run(123)
+    for h in (0.5, 2.5, 3.5):
+        run(h, campaigns_dir=str(folder))
+    assert run(3.5, campaigns_dir=str(folder))["written"] == 0  # a rerun of the same run decides nothing new
     assert [a["detail"]["step"] for a in emails(con, "u1")] == ["welcome", "feature_tips"]  # cap: 1 a day
-    run(145)
+    assert "frequency cap" in con.execute("SELECT reason FROM drip_deferrals").fetchone()[0]
+    run(26, campaigns_dir=str(folder))
     assert len(emails(con, "u1")) == 2
-    run(147)
+    run(27, campaigns_dir=str(folder))
     assert [a["detail"]["step"] for a in emails(con, "u1")] == ["welcome", "feature_tips", "upgrade_offer"]
+
+
+def test_when_several_steps_are_due_only_the_latest_goes_out(con, run):
+    insert_events(con, person("late"))
+    put_state(con, "late", "exploring", 0.1)
+    first = run(121)  # first run long after sign-up: no welcome on day 5
+    assert run(121)["written"] == 0
+    rows = emails(con, "late", status=None)
+    assert [(a["detail"]["step"], a["status"]) for a in rows] == [
+        ("welcome", "skipped"), ("feature_tips", "skipped"), ("upgrade_offer", "pending")]
+    assert all(a["reason"] == "superseded: upgrade_offer is due too" for a in rows[:2])
+    assert first["email_by_category"] == {"promotional": 1}
 
 
 def test_quiet_hours_follow_the_users_timezone(con, run):
@@ -378,4 +402,4 @@ def test_backfill_windows_share_one_simulation_and_skip_stale_steps(con, setting
     old = [(a["detail"]["step"], a["status"]) for a in rows if a["user_id"] == "old"]
     assert new == [("welcome", "pending")]  # once, not once per window
     assert old == [("welcome", "skipped"), ("feature_tips", "skipped"), ("upgrade_offer", "skipped")]  # 30 days late
-    assert all("too late" in a["reason"] for a in rows if a["user_id"] == "old")
+    assert [a["reason"].split(":")[0] for a in rows if a["user_id"] == "old"] == ["superseded", "superseded", "too late"]

@@ -8,6 +8,7 @@ customer wrote can change which evidence is shown, never what is decided. Defaul
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -171,7 +172,7 @@ class User:
     sentiment: float | None
     confidence: float | None
     intents: list
-    evidence: list[Evidence]
+    reasons_raw: str | None
     email: str | None
     name: str | None
     timezone: str | None
@@ -184,6 +185,11 @@ class User:
     last_negative_at: datetime | None
     state_as_of: datetime | None = None
     in_scope: bool = False
+
+    @functools.cached_property
+    def evidence(self) -> list[Evidence]:
+        """Parsed on first use: most users never need it (cost grows with the users acted on)."""
+        return evidence_items(self.reasons_raw) if self.reasons_raw else []
 
     @property
     def negative(self) -> list[Evidence]:
@@ -269,7 +275,7 @@ def _load_users(con, as_of, user_ids, ids) -> dict[str, User]:
     for row in cur.fetchall():
         r = dict(zip(cols, row))
         u = User(r["user_id"], r["account_id"], r["state"], r["sentiment"], r["confidence"], list(r["intents"] or []),
-                 evidence_items(r["reasons"]) if r["reasons"] else [], r["email"], r["name"], r["timezone"],
+                 r["reasons"], r["email"], r["name"], r["timezone"],
                  bool(r["unsubscribed"]), r["account_name"], r["mrr"], r["account_manager_slack_id"],
                  bool(r["on_hold"]), _ts(r["hold_since"]), _ts(r["last_negative_at"]), _ts(r["state_as_of"]))
         u.in_scope = r["state"] is not None and (scope is None or u.user_id in scope or u.on_hold)
@@ -282,6 +288,8 @@ def negative_reason(u: User) -> str | None:
     """Why the user is trending negative now, or None: a negative state or an ongoing API error streak."""
     if u.state in NEGATIVE_STATES:
         return f"state {u.state} (confidence {u.confidence or 0:.2f})"
+    if "api_error_streak" not in (u.reasons_raw or ""):
+        return None
     for e in u.evidence:
         if e.signal == "api_error_streak" and e.detail.get("ongoing", True) is not False:
             where = ", ".join(map(str, e.detail.get("endpoints") or [])) or "the API"
@@ -607,6 +615,7 @@ def _decide_emails(run: Run, users: dict[str, User], due: list) -> None:
         "as_of": run.as_of, "sim_key": run.sim_key, "user_ids": sorted({d[1] for d in due})}).fetchall())
     asm = content.asm_group_id(s)
     pending = []
+    latest = {(c.name, user_id): step_id for c, user_id, _, step_id, _ in due}  # due rows are in step order
     for campaign, user_id, _enrolled_at, step_id, due_at in due:
         u = users.get(user_id)
         step = campaign.step(step_id)
@@ -616,7 +625,11 @@ def _decide_emails(run: Run, users: dict[str, User], due: list) -> None:
         base = {"campaign": campaign.name, "step": step.id, "category": step.category, "template": step.template,
                 "tone": "standard", "holdout": holdout, "due_at": due_at.isoformat(),
                 "state": u.state if u else None}
-        outcome = gate(run, u, step, due_at, holdout, counts)
+        newer = latest[(campaign.name, user_id)]
+        if newer != step.id:  # several steps due at once (first run, catch-up): only the latest goes out
+            outcome = ("skip", f"superseded: {newer} is due too", step.category)
+        else:
+            outcome = gate(run, u, step, due_at, holdout, counts)
         if outcome[0] == "skip":
             run.add(aid, user_id, u.account_id if u else None, "email", "skipped", outcome[1],
                     {**base, "category": outcome[2], "subject": None})
