@@ -124,7 +124,8 @@ def empathy_pipeline():
             def claim(kinds=kinds, **context) -> str:
                 from empathy import pipeline
 
-                return pipeline.claim_deliveries(run_settings(context), kinds, context["run_id"])
+                return pipeline.claim_deliveries(run_settings(context), kinds, context["run_id"],
+                                                 force_simulate=is_simulated(context))
 
             @task(task_id="send", retries=3)
             def send(claimed_path: str, **context) -> str:

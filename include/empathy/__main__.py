@@ -17,10 +17,14 @@ def _score_text(args) -> int:
     from empathy import config
     from empathy.scoring import get_scorer, score_text_lines
 
-    scorer = get_scorer(config.load({"scorer": args.scorer} if args.scorer else None))
-    for line in score_text_lines((line.rstrip("\n") for line in sys.stdin), scorer):
-        sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    out, sys.stdout = sys.stdout, sys.stderr  # stdout carries only results: library logs go to stderr
+    try:
+        scorer = get_scorer(config.load({"scorer": args.scorer} if args.scorer else None))
+        for line in score_text_lines((line.rstrip("\n") for line in sys.stdin), scorer):
+            out.write(line + "\n")
+        out.flush()
+    finally:
+        sys.stdout = out
     return 0
 
 

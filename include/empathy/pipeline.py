@@ -85,8 +85,14 @@ def apply_and_decide(settings: Settings, as_of: datetime, judgement_paths: list[
     judgements = [UserJudgement.model_validate_json(line) for path in judgement_paths for line in _read_jsonl(path)]
     with store.connect(settings) as con, store.transaction(con):
         state_summary = state.apply(con, settings, as_of, judgements, run_id=run_id)
-        decisions = policy.decide(con, settings, as_of, run_id=run_id, simulate=simulate,
-                                  user_ids=[j.user_id for j in judgements])
+        user_ids = {j.user_id for j in judgements}
+        if not simulate:  # states a dry run or backfill computed still await their real decision
+            user_ids |= {u for (u,) in con.execute(
+                "SELECT user_id FROM user_state WHERE decided_at IS NULL OR decided_at < updated_at").fetchall()}
+        decisions = policy.decide(con, settings, as_of, run_id=run_id, simulate=simulate, user_ids=sorted(user_ids))
+        if not simulate and user_ids:
+            con.execute("UPDATE user_state SET decided_at = ? WHERE user_id IN (SELECT unnest(?))",
+                        [datetime.now(timezone.utc), sorted(user_ids)]).fetchall()
         pending = dict(con.execute(
             "SELECT kind, count(*) FROM actions WHERE status = 'pending' OR (status = 'failed' AND attempts < ?) "
             "GROUP BY kind", [settings.delivery_max_attempts]).fetchall())
@@ -96,11 +102,12 @@ def apply_and_decide(settings: Settings, as_of: datetime, judgement_paths: list[
 
 # --- deliver ---------------------------------------------------------------------------------------
 
-def claim_deliveries(settings: Settings, kinds: list[str], run_id: str) -> str:
+def claim_deliveries(settings: Settings, kinds: list[str], run_id: str, force_simulate: bool = False) -> str:
     from empathy.delivery import relay
 
     with store.connect(settings) as con:
-        rows = relay.claim(con, settings, kinds=kinds, run_id=run_id)
+        # A real run also retries earlier runs' failed deliveries; a simulated one touches only its own rows.
+        rows = relay.claim(con, settings, kinds=kinds, run_id=run_id if force_simulate else None)
     return _write_jsonl(_run_dir(settings, run_id) / f"claimed-{'-'.join(kinds)}.jsonl", rows)
 
 
@@ -127,7 +134,7 @@ def record_deliveries(settings: Settings, outcomes_path: str) -> dict:
 
 def deliver_in_process(settings: Settings, kinds: list[str], run_id: str, force_simulate: bool) -> dict:
     """Claim, send and record in one task: for kinds with no network (hold/release)."""
-    claimed = claim_deliveries(settings, kinds, run_id)
+    claimed = claim_deliveries(settings, kinds, run_id, force_simulate)
     return record_deliveries(settings, send_deliveries(settings, claimed, force_simulate))
 
 
