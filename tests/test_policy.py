@@ -304,7 +304,6 @@ def test_frequency_cap_defers_non_transactional_mail(con, run, tmp_path):
     import shutil
 
     import yaml
-
     from empathy import content
 
     folder = tmp_path / "campaigns"

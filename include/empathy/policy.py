@@ -623,7 +623,7 @@ def _decide_emails(run: Run, users: dict[str, User], due: list) -> None:
         holdout = in_holdout(user_id, run.holdout_salt, s.holdout_pct)
         aid = run.action_id("email", user_id, campaign.name, step.id)
         base = {"campaign": campaign.name, "step": step.id, "category": step.category, "template": step.template,
-                "tone": "standard", "holdout": holdout, "due_at": due_at.isoformat(),
+                "tone": "standard" if holdout else tone_for(u), "holdout": holdout, "due_at": due_at.isoformat(),
                 "state": u.state if u else None}
         newer = latest[(campaign.name, user_id)]
         if newer != step.id:  # several steps due at once (first run, catch-up): only the latest goes out
