@@ -9,13 +9,13 @@ FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 ARG AIRFLOW_VERSION
 
 USER root
-# EMPATHY_HOME (the DuckDB file, landing/, outbox/) and EMPATHY_WORK_DIR (hand-offs) exist in the
+# EMPATHY_HOME (the DuckDB file, landing/), EMPATHY_WORK_DIR (hand-offs) and EMPATHY_OUTBOX_DIR exist in the
 # image with the airflow user's ownership, so named volumes mounted there start writable. The
 # marker file is what default-queue workers get as a parent of EMPATHY_HOME: under a file, no
 # directory (and so no stray second database) can be created.
-RUN mkdir -p /opt/empathy/landing /opt/empathy-work \
-    && chown -R airflow:0 /opt/empathy /opt/empathy-work \
-    && chmod -R g+rwX /opt/empathy /opt/empathy-work \
+RUN mkdir -p /opt/empathy/landing /opt/empathy-work /opt/empathy-outbox \
+    && chown -R airflow:0 /opt/empathy /opt/empathy-work /opt/empathy-outbox \
+    && chmod -R g+rwX /opt/empathy /opt/empathy-work /opt/empathy-outbox \
     && echo "This worker does not serve the duckdb queue: tasks here must not open DuckDB." \
        > /opt/airflow/NOT-THE-DUCKDB-WORKER
 USER airflow
@@ -33,4 +33,5 @@ COPY --chown=airflow:0 plugins /opt/airflow/plugins
 
 ENV EMPATHY_HOME=/opt/empathy \
     EMPATHY_WORK_DIR=/opt/empathy-work \
+    EMPATHY_OUTBOX_DIR=/opt/empathy-outbox \
     EMPATHY_DUCKDB_QUEUE=duckdb

@@ -14,7 +14,7 @@ processes:
 Everything lives in one temporary directory and every process is started in its own session and
 stopped by its process-group id on exit, also on Ctrl-C or an error: nothing is left behind.
 
-Usage: ``python scripts/stack.py`` runs empathy_pipeline twice, overlapping (a manual trigger and
+Usage: ``python scripts/stack.py`` runs empathy_pipeline twice, overlapping (a scheduled run and
 one started by the landing watch DAG), prints a summary and exits 0 only if both runs succeeded
 with no DuckDB lock error in any task log. ``--smoke`` checks the stack alone with a tiny DAG
 (queue routing, pool), ``--keep`` leaves the stack up until Ctrl-C (UI on the printed URL).
@@ -39,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
@@ -250,6 +251,7 @@ class Stack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "EMPATHY_DUCKDB_QUEUE": DUCKDB_QUEUE,
             "EMPATHY_WORK_DIR": str(self.work_dir),
+            "EMPATHY_OUTBOX_DIR": str(self.root / "outbox"),
             "EMPATHY_HOME": str(self.empathy_home),
             "PYTHONUNBUFFERED": "1",
         })
@@ -290,7 +292,11 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()
-            value = predicate()
+            try:
+                value = predicate()
+            except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:  # a busy api-server
+                self.say(f"still waiting for {what}: {type(exc).__name__}")
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
@@ -305,7 +311,7 @@ class Stack:
             headers["Authorization"] = f"Bearer {self.token()}"
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        with urllib.request.urlopen(req, timeout=120) as resp:
             raw = resp.read()
             return json.loads(raw) if raw else {}
 
@@ -325,7 +331,7 @@ class Stack:
             req = urllib.request.Request(
                 f"{self.url}/auth/token", method="POST", headers={"Content-Type": "application/json"},
                 data=json.dumps({"username": "admin", "password": self.password}).encode())
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=120) as resp:
                 self._token = json.loads(resp.read())["access_token"]
         return self._token
 
@@ -447,25 +453,35 @@ def demo_data(stack: Stack, *extra: str) -> None:
                     str(stack.empathy_home / "landing"), *extra], env=env, check=True, cwd=REPO)
 
 
+def _hour_floor() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def pipeline(stack: Stack, timeout: float = 600) -> dict:
-    """Two overlapping runs of empathy_pipeline: a manual trigger and one from the landing watch DAG."""
-    demo_data(stack)
+    """empathy_pipeline twice at once, the issue's way: a scheduled run and one started by the landing watch.
+
+    The watch DAG goes first, while empathy_pipeline is still paused, so its run exists (queued) before
+    the schedule's; unpausing empathy_pipeline then starts both together (max_active_runs=2), and the
+    one-slot pool on the duckdb queue is all that keeps their DuckDB tasks apart.
+    """
+    demo_data(stack, "--start", _hour_floor().isoformat())
     stack.wait_for_dag(PIPELINE)
     stack.wait_for_dag(WATCH)
-    stack.unpause(PIPELINE)  # catchup is off: a schedule may add its latest interval, which is fine
-    stack.trigger(PIPELINE, f"manual__stack_{stack.tag}")
-    stack.unpause(WATCH)  # the watch DAG sees the same files within a minute and triggers its own run
     started = time.monotonic()
+    stack.unpause(WATCH)
+    stack._wait(lambda: [r for r in stack.runs(PIPELINE) if r["dag_run_id"].startswith("landing__")],
+                timeout, "the landing watch to trigger empathy_pipeline", every=3.0)
+    stack.unpause(PIPELINE)  # catchup is off: the schedule adds its latest data interval
+    stack.api("PATCH", f"/api/v2/dags/{WATCH}", {"is_paused": True})
 
-    def two_finished():
+    def finished():
         runs = stack.runs(PIPELINE)
-        others = [r for r in runs if r["dag_run_id"] != f"manual__stack_{stack.tag}"]
-        if others and all(r["state"] in TERMINAL for r in runs):
+        kinds = {r["run_type"] for r in runs}
+        if "scheduled" in kinds and len(runs) >= 2 and all(r["state"] in TERMINAL for r in runs):
             return runs
         return None
-    runs = stack._wait(two_finished, timeout, "the manual and the sensor-triggered pipeline runs", every=3.0)
+    runs = stack._wait(finished, timeout, "the scheduled and the sensor-triggered pipeline runs", every=3.0)
     elapsed = time.monotonic() - started
-    stack.api("PATCH", f"/api/v2/dags/{WATCH}", {"is_paused": True})
     stack.api("PATCH", f"/api/v2/dags/{PIPELINE}", {"is_paused": True})
     tasks = {r["dag_run_id"]: stack.task_instances(PIPELINE, r["dag_run_id"]) for r in runs}
     return {"runs": runs, "tasks": tasks, "lock_errors": stack.lock_errors(), "executed_on": stack.executed_on(),
@@ -508,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="check the stack with a tiny DAG only")
     parser.add_argument("--keep", action="store_true", help="leave the stack running until Ctrl-C")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the runs")
+    parser.add_argument("--keep-files", action="store_true", help="keep the temp dir (logs, DuckDB) afterwards")
     args = parser.parse_args(argv)
     # Ctrl-C and SIGTERM unwind through the context managers, so everything is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -517,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.smoke:
         return smoke()
-    with Stack() as stack:
+    with Stack(keep_files=args.keep_files) as stack:
         try:
             result = pipeline(stack, args.timeout)
             print(summary(result))
@@ -528,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
                     while True:
                         stack.check_alive()
                         time.sleep(5)
-            print("stack:", "OK" if ok else "FAILED")
+            print("stack:", "OK" if ok else "FAILED", f"(files kept in {stack.root})" if args.keep_files else "")
             return 0 if ok else 1
         finally:
             stack.stop()

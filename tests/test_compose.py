@@ -235,12 +235,15 @@ def test_the_duckdb_worker_serves_only_the_duckdb_queue_one_task_at_a_time(compo
     assert serving == ["airflow-worker-duckdb"], f"queue {queue} served by {serving}"
 
 
-def test_default_workers_share_the_work_volume_but_cannot_open_duckdb(compose, services):
-    work = compose["x-airflow-common"]["environment"]["EMPATHY_WORK_DIR"]
+def test_default_workers_share_work_and_outbox_volumes_but_cannot_open_duckdb(compose, services):
+    env = compose["x-airflow-common"]["environment"]
     worker = services["airflow-worker"]
     assert "container_name" not in worker, "the default worker must stay scalable"
-    work_volumes = {s for s, t in _mounts(worker) if t == work}
-    assert work_volumes and work_volumes == {s for s, t in _mounts(services["airflow-worker-duckdb"]) if t == work}
+    for folder in (env["EMPATHY_WORK_DIR"], env["EMPATHY_OUTBOX_DIR"]):  # hand-offs, and previews of sends
+        shared = {s for s, t in _mounts(worker) if t == folder}
+        assert shared and all(_is_named(v) for v in shared), folder
+        assert shared == {s for s, t in _mounts(services["airflow-worker-duckdb"]) if t == folder}, folder
+        assert not folder.startswith(EMPATHY_HOME + "/"), f"{folder} must not live inside EMPATHY_HOME"
     home = worker["environment"]["EMPATHY_HOME"]
     assert home != EMPATHY_HOME
     marker = home.rsplit("/", 1)[0]  # a regular file baked into the image: nothing can be created under it

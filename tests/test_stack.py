@@ -1,0 +1,205 @@
+"""empathy_pipeline on a production-shaped Airflow: PostgreSQL metadata, CeleryExecutor on Redis, a
+duckdb-queue worker and a default-queue worker that cannot open DuckDB (scripts/stack.py).
+
+Two runs overlap, as the issue asks: the landing watch DAG triggers one, the hourly schedule starts
+another. Both must succeed with no DuckDB lock error in any task log, and leave the same
+``user_state`` and ``actions`` as the same runs executed in-process one after the other, in the
+order the one-slot pool let them write. Skipped only when PostgreSQL or Redis is unreachable.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def _load_stack():
+    spec = importlib.util.spec_from_file_location("empathy_stack", ROOT / "scripts" / "stack.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+stack = _load_stack()
+
+
+@pytest.fixture(scope="module")
+def ran():
+    """One stack, two overlapping pipeline runs; the temp dir is kept until the module is done."""
+    reason = stack.unreachable()
+    if reason:
+        pytest.skip(f"needs the CI machine's PostgreSQL and Redis: {reason}")
+    s = stack.Stack(keep_files=True)
+    try:
+        with s:
+            result = stack.pipeline(s, timeout=600)
+            print(stack.summary(result))
+        yield s, result
+    finally:
+        shutil.rmtree(s.root, ignore_errors=True)
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# --- the runs ----------------------------------------------------------------------------------------
+
+def test_a_scheduled_and_a_sensor_triggered_run_overlap_and_both_succeed(ran):
+    _, result = ran
+    runs = result["runs"]
+    assert {r["dag_run_id"]: r["state"] for r in runs} == {r["dag_run_id"]: "success" for r in runs}
+    scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+    triggered = [r for r in runs if r["dag_run_id"].startswith("landing__")]
+    assert scheduled and triggered, [(r["dag_run_id"], r["run_type"]) for r in runs]
+    a, b = triggered[0], scheduled[0]
+    assert _ts(a["start_date"]) < _ts(b["end_date"]) and _ts(b["start_date"]) < _ts(a["end_date"]), \
+        "the two runs did not overlap"
+
+
+def test_no_duckdb_lock_error_in_any_task_log(ran):
+    s, result = ran
+    logs = list(s.logs.rglob("*.log"))
+    assert any("dag_id=empathy_pipeline" in str(p) for p in logs), "no task logs to check"
+    assert result["lock_errors"] == []
+
+
+# --- one writer --------------------------------------------------------------------------------------
+
+def _opens_duckdb_functions(module) -> set[str]:
+    """Functions of a module that open the DuckDB file: call store.connect, or one that does (transitively)."""
+    tree = ast.parse(inspect.getsource(module))
+    calls: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            names = set()
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call):
+                    f = sub.func
+                    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+                        names.add(f"{f.value.id}.{f.attr}")
+                    elif isinstance(f, ast.Name):
+                        names.add(f.id)
+            calls[node.name] = names
+    opens = {name for name, called in calls.items() if "store.connect" in called}
+    while True:
+        more = {name for name, called in calls.items() if called & opens} - opens
+        if not more:
+            return opens
+        opens |= more
+
+
+def _task_opens_duckdb(task, pipeline_openers: set[str]) -> bool:
+    """Does this task's callable open DuckDB: store.connect itself, or a pipeline stage that does?"""
+    source = inspect.getsource(task.python_callable)
+    called = {f"{n.func.value.id}.{n.func.attr}" for n in ast.walk(ast.parse(inspect.cleandoc(source)))
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)}
+    return "store.connect" in called or any(f"pipeline.{name}" in called for name in pipeline_openers)
+
+
+def test_every_task_that_opens_duckdb_is_on_the_duckdb_queue_and_pool():
+    """Found from the code, not from a list: a new task that opens DuckDB without DUCKDB_TASK fails here."""
+    from airflow.dag_processing.dagbag import DagBag
+    from empathy import pipeline
+    from empathy.runs import DUCKDB_POOL, DUCKDB_QUEUE
+
+    openers = _opens_duckdb_functions(pipeline)
+    assert {"ingest", "apply_and_decide", "claim_deliveries"} <= openers
+    assert "score_batch" not in openers and "send_deliveries" not in openers
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    dag = bag.get_dag("empathy_pipeline")
+    on_duckdb = {t.task_id for t in dag.tasks if _task_opens_duckdb(t, openers)}
+    assert {"ingest", "apply_and_decide"} <= on_duckdb
+    for task in dag.tasks:
+        if task.task_id in on_duckdb:
+            assert (task.queue, task.pool) == (DUCKDB_QUEUE, DUCKDB_POOL), task.task_id
+        else:  # nothing else takes the writer's slot or its one worker
+            assert task.queue != DUCKDB_QUEUE and task.pool != DUCKDB_POOL, task.task_id
+    # The landing folder lives on the duckdb worker's volume only: the watch must look from there.
+    sensor = bag.get_dag("empathy_landing_watch").get_task("new_landing_files")
+    assert sensor.queue == DUCKDB_QUEUE
+
+
+def test_duckdb_tasks_ran_on_the_duckdb_worker_and_the_rest_without_duckdb(ran):
+    """On the stack the default worker's EMPATHY_HOME is unusable, so what succeeded there needs no DuckDB."""
+    _, result = ran
+    from empathy.runs import DUCKDB_POOL
+
+    where = result["executed_on"]
+    for run_id, tis in result["tasks"].items():
+        for ti in tis:
+            if ti["state"] != "success":
+                continue
+            if ti["pool"] == DUCKDB_POOL:
+                assert ti["task_id"] in where["worker-duckdb"], (run_id, ti["task_id"])
+                assert ti["task_id"] not in where["worker-default"], (run_id, ti["task_id"])
+    assert where["worker-default"], "nothing ran on the default queue: the split was not exercised"
+
+
+# --- same results as the embedded runs ----------------------------------------------------------------
+
+def _replay(settings, runs: list[dict], tasks: dict[str, list[dict]]) -> None:
+    """The stack's runs, in-process, one after the other in the order their writes were granted."""
+    from empathy import pipeline
+    from empathy.runs import run_window
+
+    def apply_started(run):
+        starts = [t["start_date"] for t in tasks[run["dag_run_id"]] if t["task_id"] == "apply_and_decide"]
+        return starts[0] if starts and starts[0] else "9999"
+
+    for run in sorted(runs, key=apply_started):
+        run_id = run["dag_run_id"]
+        context = {"dag_run": SimpleNamespace(run_type=run["run_type"], run_after=_ts(run["run_after"])),
+                   "data_interval_start": _ts(run["data_interval_start"]),
+                   "data_interval_end": _ts(run["data_interval_end"]), "logical_date": _ts(run["logical_date"])}
+        as_of, since = run_window(context)
+        pipeline.ingest(settings, run_id=run_id)
+        batches = pipeline.prepare_scoring(settings, as_of, since, run_id)
+        judged = [pipeline.score_batch(settings, b) for b in batches]
+        decided = pipeline.apply_and_decide(settings, as_of, judged, run_id, simulate=False)
+        pending = decided["pending"]
+        for kinds in (["slack_alert"], ["email"]):
+            if any(pending.get(k) for k in kinds):
+                claimed = pipeline.claim_deliveries(settings, kinds, run_id)
+                pipeline.record_deliveries(settings, pipeline.send_deliveries(settings, claimed, False))
+        if pending.get("hold") or pending.get("release"):
+            pipeline.deliver_in_process(settings, ["hold", "release"], run_id, force_simulate=False)
+
+
+def _results(db_path: Path) -> tuple[set, set]:
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        states = set(con.execute("SELECT user_id, state, on_hold FROM user_state").fetchall())
+        actions = set(con.execute("SELECT action_id, kind, status FROM actions").fetchall())
+    finally:
+        con.close()
+    return states, actions
+
+
+def test_same_user_state_and_actions_as_the_embedded_runs(ran, tmp_path):
+    s, result = ran
+    from empathy import config
+
+    home = tmp_path / "embedded"
+    shutil.copytree(s.empathy_home / "landing", home / "landing")  # the very same files, mtimes kept
+    settings = config.load(environ={"EMPATHY_HOME": str(home), "EMPATHY_LANDING_SETTLE_S": "0"})
+    _replay(settings, result["runs"], result["tasks"])
+
+    celery_states, celery_actions = _results(result["db_path"])
+    embedded_states, embedded_actions = _results(settings.db_path)
+    assert len(celery_states) >= 10 and celery_actions, "the demo data should give states and actions"
+    assert celery_states == embedded_states
+    assert celery_actions == embedded_actions
