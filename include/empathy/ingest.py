@@ -23,14 +23,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from empathy import store
 from empathy.config import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_EVENT_BYTES = 32 * 1024  # Segment's own limit for one call
 PATTERNS = ("*.jsonl", "*.json", "*.jsonl.gz")
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
 
@@ -83,33 +84,34 @@ def landed_files(landing: Path) -> list[Path]:
     )
 
 
-def _split_lines(data: bytes) -> tuple[list[int], list[str], list[str | None]]:
-    """Non-blank lines as (1-based line numbers, text, reason known before parsing)."""
-    numbers, texts, reasons = [], [], []
+def _lines_table(content: bytes) -> pa.Table:
+    """The file as an Arrow table (line_no, raw, pre_reason); blank lines are dropped later, in SQL.
+
+    Valid UTF-8 (the usual case) is split by Arrow without a Python loop; otherwise each line is
+    decoded on its own so that only the bad lines are flagged.
+    """
+    lines = pc.split_pattern(pa.array([content], pa.large_binary()), b"\n").flatten()
     try:
-        whole = data.decode("utf-8")
-    except UnicodeDecodeError:
-        whole = None
-    if whole is not None:  # fast path: the whole file is valid UTF-8
-        for no, line in enumerate(whole.split("\n"), start=1):
-            if not line.strip():
-                continue
-            numbers.append(no)
-            texts.append(line)
-            reasons.append(None if len(line) <= MAX_EVENT_BYTES // 4 or len(line.encode()) <= MAX_EVENT_BYTES
-                           else f"event over {MAX_EVENT_BYTES // 1024} KB")
-        return numbers, texts, reasons
-    for no, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
+        raw = lines.cast(pa.large_string())  # validates UTF-8 in C++
+    except pa.ArrowInvalid:
+        raw = None
+    if raw is not None:
+        n = len(raw)
+        return pa.table({"line_no": pa.array(np.arange(1, n + 1, dtype=np.int64)), "raw": raw,
+                         "pre_reason": pa.nulls(n, pa.string())})
+    numbers, texts, reasons = [], [], []
+    for no, line in enumerate(content.split(b"\n"), start=1):
+        if not line.strip():
             continue
         numbers.append(no)
         try:
-            texts.append(raw.decode("utf-8"))
-            reasons.append(None if len(raw) <= MAX_EVENT_BYTES else f"event over {MAX_EVENT_BYTES // 1024} KB")
+            texts.append(line.decode("utf-8"))
+            reasons.append(None)
         except UnicodeDecodeError as exc:
-            texts.append(raw.decode("utf-8", "replace"))
+            texts.append(line.decode("utf-8", "replace"))
             reasons.append(f"not UTF-8 (byte {exc.start})")
-    return numbers, texts, reasons
+    return pa.table({"line_no": pa.array(numbers, pa.int64()), "raw": pa.array(texts, pa.large_string()),
+                     "pre_reason": pa.array(reasons, pa.string())})
 
 
 def _read_settled(path: Path) -> tuple[bytes, os.stat_result] | None:
@@ -132,17 +134,10 @@ def ingest_file(con, path: Path, name: str, data: bytes, stat: os.stat_result, r
     sha = hashlib.sha256(data).hexdigest()
     now = datetime.now(timezone.utc)
     try:
-        content = _decompress(path, data)
+        raw_lines = _lines_table(_decompress(path, data))
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        content = None
-        gzip_error = f"not a readable gzip file ({exc})"
-    numbers, texts, reasons = _split_lines(content) if content is not None else ([0], [""], [gzip_error])
-    report.lines = len(numbers)
-    raw_lines = pa.table({  # noqa: F841 - read by DuckDB's replacement scan
-        "line_no": pa.array(numbers, pa.int64()),
-        "raw": pa.array(texts, pa.string()),
-        "pre_reason": pa.array(reasons, pa.string()),
-    })
+        raw_lines = pa.table({"line_no": pa.array([0], pa.int64()), "raw": pa.array([""], pa.large_string()),
+                              "pre_reason": pa.array([f"not a readable gzip file ({exc})"], pa.string())})
     with store.transaction(con):
         con.register("raw_lines", raw_lines)
         try:
@@ -150,7 +145,8 @@ def ingest_file(con, path: Path, name: str, data: bytes, stat: os.stat_result, r
             before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
             store.run_script(con, "ingest/load_file.sql", {"source_file": name, "ingested_at": now})
             after = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-            report.quarantined = con.execute("SELECT count(*) FROM validated WHERE reason IS NOT NULL").fetchall()[0][0]
+            report.lines, report.quarantined = con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM validated").fetchall()[0]
         finally:
             con.unregister("raw_lines")
         report.loaded = after - before
