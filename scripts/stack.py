@@ -50,8 +50,9 @@ DUCKDB_QUEUE = os.environ.get("EMPATHY_DUCKDB_QUEUE", "duckdb")
 DEFAULT_QUEUE = "default"
 PIPELINE = "empathy_pipeline"
 WATCH = "empathy_landing_watch"
-# What DuckDB says when a second process opens a file another one holds.
-LOCK_ERROR = re.compile(r"could not set lock on file|conflicting lock is held", re.IGNORECASE)
+# What DuckDB says when a second process opens a file another one holds (and store.py's retry, if it logs).
+LOCK_ERROR = re.compile(r"could not set lock on file|conflicting lock is held|locked by another process",
+                        re.IGNORECASE)
 TERMINAL = {"success", "failed"}
 
 

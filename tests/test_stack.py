@@ -200,6 +200,37 @@ def test_same_user_state_and_actions_as_the_embedded_runs(ran, tmp_path):
 
     celery_states, celery_actions = _results(result["db_path"])
     embedded_states, embedded_actions = _results(settings.db_path)
-    assert len(celery_states) >= 10 and celery_actions, "the demo data should give states and actions"
-    assert celery_states == embedded_states
-    assert celery_actions == embedded_actions
+    assert len(embedded_states) >= 10 and embedded_actions, "the demo data should give states and actions"
+    order = [(r["dag_run_id"], t["task_id"]) for r in result["runs"] for t in result["tasks"][r["dag_run_id"]]
+             if t["pool"] == "duckdb" and t["start_date"]]
+    order.sort(key=lambda rt: next(t["start_date"] for t in result["tasks"][rt[0]] if t["task_id"] == rt[1]))
+    where = f"DuckDB tasks in the order the pool ran them: {order}"
+    assert celery_states == embedded_states, (
+        f"user_state differs (user: celery vs embedded): {_diff(celery_states, embedded_states)}\n{where}")
+    assert celery_actions == embedded_actions, (
+        f"actions differ (id: celery vs embedded): {_diff(celery_actions, embedded_actions)}\n{where}")
+
+
+def _diff(celery: set, embedded: set) -> dict:
+    left, right = {r[0]: r[1:] for r in celery}, {r[0]: r[1:] for r in embedded}
+    return {k: (left.get(k), right.get(k)) for k in sorted(set(left) | set(right)) if left.get(k) != right.get(k)}
+
+
+def test_the_lock_check_recognises_duckdbs_own_lock_error(tmp_path):
+    """The 'no lock error' assertion is only as good as its pattern: match DuckDB's real message."""
+    import subprocess
+
+    import duckdb
+
+    db = tmp_path / "held.duckdb"
+    code = f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('holding', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(duckdb.IOException) as err:
+            duckdb.connect(str(db))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert stack.LOCK_ERROR.search(str(err.value)), str(err.value)
+    assert not stack.LOCK_ERROR.search("pool duckdb: 1 slot, task queued on queue duckdb")
