@@ -16,6 +16,7 @@ export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL ?= 30
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL ?= 30
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION ?= False
 export EMPATHY_HOME ?= $(CURDIR)/data
+export PATH := $(VENV)/bin:$(PATH)
 AIRFLOW := $(VENV)/bin/airflow
 
 .PHONY: setup demo run test up stack bench lint airflow-init clean

@@ -30,14 +30,21 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
 from empathy.connections import notify_failure
-from empathy.runs import DUCKDB_TASK, THRESHOLD_PARAMS, is_simulated, run_settings, run_window
+from empathy.runs import (
+    DUCKDB_TASK,
+    PIPELINE_CRON,
+    THRESHOLD_PARAMS,
+    is_simulated,
+    run_settings,
+    run_window,
+)
 
 CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email"]}
 
 
 @dag(
     dag_id="empathy_pipeline",
-    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable(PIPELINE_CRON, timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=2,

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
+# When empathy_pipeline runs (a data-interval cron: each run covers the interval since the previous one).
+PIPELINE_CRON = os.environ.get("EMPATHY_PIPELINE_CRON", "0 * * * *")
+
 DUCKDB_POOL = "duckdb"
 DUCKDB_POOL_SLOTS = 1
 # Every task that opens the DuckDB file runs on this Celery queue, served by exactly one worker that owns
@@ -29,6 +32,13 @@ THRESHOLD_PARAMS = {
 }
 
 
+def run_type(context) -> str:
+    """The run's type as its plain value ("scheduled", "backfill", "manual", ...). In tasks the Task SDK's
+    DagRunType is a plain (str, Enum), whose str() is "DagRunType.BACKFILL": compare values, never str()."""
+    value = getattr(context["dag_run"], "run_type", "") or ""
+    return str(getattr(value, "value", value))
+
+
 def run_settings(context):
     """Settings for this run: the environment's, overridden by the run's Params."""
     from empathy import config
@@ -44,9 +54,8 @@ def run_window(context) -> tuple[datetime, datetime | None]:
     """(as_of, since): scheduled and backfill runs cover their data interval; manual and
     sensor-triggered runs look at everything up to the moment they were triggered."""
     dag_run = context["dag_run"]
-    run_type = str(getattr(dag_run, "run_type", "") or "")
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if run_type.endswith(("scheduled", "backfill")) and end is not None:
+    if run_type(context) in ("scheduled", "backfill") and end is not None:
         return end, start
     moment = getattr(dag_run, "run_after", None) or context.get("logical_date") or datetime.now(timezone.utc)
     return moment, None
@@ -55,7 +64,6 @@ def run_window(context) -> tuple[datetime, datetime | None]:
 def is_simulated(context) -> bool:
     """Dry runs simulate; backfills simulate unless `deliver` is explicitly true."""
     params = context["params"]
-    run_type = str(getattr(context["dag_run"], "run_type", "") or "")
     if params.get("dry_run"):
         return True
-    return run_type.endswith("backfill") and not params.get("deliver")
+    return run_type(context) == "backfill" and not params.get("deliver")

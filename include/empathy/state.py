@@ -373,7 +373,7 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgements:
     _cache(con, judgements, now)
     con.execute("""
         DELETE FROM user_evidence e WHERE e.user_id IN (SELECT user_id FROM _written)
-          AND e.as_of <> (SELECT s.as_of FROM user_state s WHERE s.user_id = e.user_id)""")
+          AND e.as_of < (SELECT s.as_of FROM user_state s WHERE s.user_id = e.user_id)""")
     return {"users": len(judged), "states": counts, "changed": changed, "history": len(history_rows),
             "backfilled": backfilled}
 
