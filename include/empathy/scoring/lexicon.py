@@ -144,6 +144,9 @@ class LexiconParams:
     weak_scale: float = 1.0         # multiplier for lexicon words with |valence| < 1 (VADER's noisiest)
     objective_damp: float = 0.7     # multiplier for texts with no sign of a speaker (I, you, !, emoticon)
     alpha: float = 15.0             # VADER's normalisation constant
+    use_model: bool = True          # let the trained layer (model.py) decide texts without support phrases
+    domain_trust: float = 1.0       # |support phrase + support word valence| from which the lexicon decides
+    model_min_words: int = 3        # shorter texts ("ok", "thanks") stay with the lexicon: tweets are longer
 
 
 class LexiconScorer:
@@ -155,6 +158,10 @@ class LexiconScorer:
         self.params = params or LexiconParams()
         self._lexicon, self._domain, self._phrases, self._emoji, self._starts = _resources()
         self._lookup = lru_cache(maxsize=200_000)(self._lookup_uncached)
+        self._model = None
+        if self.params.use_model:
+            from empathy.scoring.model import SentimentModel
+            self._model = SentimentModel(scorer=self)
 
     # ---- words -------------------------------------------------------------------------------
     def _lookup_uncached(self, word: str) -> tuple[float | None, bool]:
@@ -240,6 +247,7 @@ class LexiconScorer:
         phrases, starts = self._phrases, self._starts
 
         units: list[tuple[int, float, float | None]] = []   # (position, valence, fallback if sarcasm)
+        spans: dict[int, int] = {}                           # position -> words in the phrase found there
         i = 0
         while i < n:
             # 1. the longest phrase starting here that stays inside one sentence
@@ -261,6 +269,7 @@ class LexiconScorer:
                 if sarcastic:
                     fallback = sum(self._lookup(w)[0] or 0.0 for w in words[i:i + size])
                 units.append((i, valence, fallback))
+                spans[i] = size
                 i += size
                 continue
             # 2. a single word, emoji or emoticon
@@ -305,7 +314,8 @@ class LexiconScorer:
         else:
             values = [v for _, v, _ in units]
         if trace is not None:
-            trace.extend((words[pos], round(v, 3)) for (pos, _, _), v in zip(units, values))
+            trace.extend((" ".join(words[pos:pos + spans.get(pos, 1)]), round(v, 3))
+                         for (pos, _, _), v in zip(units, values))
         total = sum(values)
         if total:
             total += math.copysign(_punctuation_emphasis(text), total)
@@ -347,11 +357,26 @@ class LexiconScorer:
 
     # ---- the TextScorer protocol ---------------------------------------------------------------
     def score_texts(self, texts: list[str]) -> list[TextScore]:
-        out = []
-        for text in texts:
-            s = max(-1.0, min(1.0, self.score_one(text or "")))
-            out.append(TextScore(label=self.label(s), score=round(s, 4)))
-        return out
+        return [self.score_text(text or "") for text in texts]
+
+    def score_text(self, text: str) -> TextScore:
+        """One text: the trained layer's verdict, unless support-domain phrases and words speak clearly.
+
+        The model learnt from tweets; support tickets say "still broken" and "works now", which the
+        lexicon knows and tweets rarely contain. So when those phrases and words carry |valence| >=
+        ``domain_trust``, or the text is shorter than any tweet the model saw, the lexicon's label and
+        score stand; otherwise the label is the most probable class and the score P(positive) - P(negative).
+        """
+        if self._model is None or len(text.split()) < self.params.model_min_words:
+            s = max(-1.0, min(1.0, self.score_one(text)))
+            return TextScore(label=self.label(s), score=round(s, 4))
+        z, s, domain = self._model.logits(text)
+        if abs(domain) >= self.params.domain_trust:
+            return TextScore(label=self.label(s), score=round(s, 4))
+        from empathy.scoring.model import CLASSES, softmax
+
+        p = softmax(z)
+        return TextScore(label=CLASSES[p.index(max(p))], score=round(max(-1.0, min(1.0, p[2] - p[0])), 4))
 
     def score_users(self, contexts: list[UserContext]) -> list[UserJudgement]:
         return [judge_user(ctx, self) for ctx in contexts]
