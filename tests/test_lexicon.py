@@ -50,8 +50,8 @@ def test_beats_vader_on_tweeteval_validation(scorer):
         vader_pred.append("negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral")
     ours = macro_recall([r.label for r in scorer.score_texts(texts)], gold)
     theirs = macro_recall(vader_pred, gold)
-    assert ours >= 0.60
-    assert ours > theirs + 0.01, (ours, theirs)
+    assert ours >= 0.65
+    assert ours > theirs + 0.03, (ours, theirs)
 
 
 def test_right_on_nine_in_ten_support_messages(scorer):

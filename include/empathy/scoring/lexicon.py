@@ -10,7 +10,9 @@ VADER's lexicon (``data/vader_lexicon.txt``, MIT, see ``data/LICENSE-vaderSentim
   ("still not working", "nobody answered", "charged twice", "works now", "that did the trick"), with
   sarcasm phrases ("oh great", "great, another ...") that count only when the message also complains;
 - ``data/emoji.tsv``: emoji valences; inflections (crashes -> crash) and elongations (sooo -> so);
-- negation that stops at the end of a clause, and a neutral band tuned for three-way labels.
+- negation that stops at the end of a clause, and a neutral band tuned for three-way labels;
+- a trained layer (``model.py``, weights in ``data/sentiment_model.json``) that decides texts in which no
+  support phrase or word speaks clearly (``score_text``).
 
 Pure Python, no I/O after the first load: tens of thousands of short texts per second on one core.
 Nothing here reads evaluation data; the few global parameters below were tuned once by bench/tweeteval.py.

@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from empathy.scoring.lexicon import NEGATORS, SPEAKER_WORDS, LexiconScorer, _norm
+from empathy.scoring.lexicon import NEGATORS, SPEAKER_WORDS, LexiconScorer, _base_forms, _norm
 
 CLASSES = ("negative", "neutral", "positive")
 WEIGHTS_FILE = "sentiment_model.json"
@@ -93,7 +93,6 @@ def _is_domain(key: str, scorer: LexiconScorer) -> bool:
     d = scorer._domain
     if key in d:
         return True
-    from empathy.scoring.lexicon import _base_forms
     return len(key) > 4 and any(b in d for b in _base_forms(key))
 
 
