@@ -153,16 +153,20 @@ def summary(settings: Settings, run_id: str | None = None) -> dict:
             "events": rows("SELECT count(*) FROM events")[0][0],
             "users": rows("SELECT count(DISTINCT user_id) FROM events")[0][0],
             "quarantine_reasons": rows(
-                "SELECT regexp_replace(reason, ' \\(.*| [^ ]*$', '') AS r, count(*) FROM quarantine "
-                "GROUP BY r ORDER BY 2 DESC"),
+                "SELECT CASE WHEN reason LIKE 'unparseable timestamp%' THEN 'unparseable timestamp' "
+                "WHEN reason LIKE 'unknown type%' THEN 'unknown type' "
+                "ELSE regexp_replace(reason, ' \\(.*$', '') END AS r, count(*) FROM quarantine "
+                "GROUP BY r ORDER BY 2 DESC, 1"),
             "states": rows("SELECT state, count(*), count(*) FILTER (WHERE on_hold) FROM user_state "
                            "GROUP BY state ORDER BY 2 DESC"),
             "actions": rows("SELECT kind, status, count(*) FROM actions WHERE run_id = ? OR ? IS NULL "
                             "GROUP BY ALL ORDER BY 1, 2", [run_id, run_id]),
-            "examples": rows(
+            "examples": rows(  # a few of each kind, so every kind of action shows
                 "SELECT kind, status, user_id, reason, "
                 "coalesce(detail->>'subject', detail->>'channel', ''), coalesce(preview_path, '') "
-                "FROM actions WHERE run_id = ? OR ? IS NULL ORDER BY kind, created_at LIMIT 12", [run_id, run_id]),
+                "FROM actions WHERE (run_id = ? OR ? IS NULL) AND status <> 'skipped' "
+                "QUALIFY row_number() OVER (PARTITION BY kind ORDER BY created_at, action_id) <= 3 "
+                "ORDER BY kind, created_at", [run_id, run_id]),
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
     return out
