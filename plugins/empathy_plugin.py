@@ -89,7 +89,7 @@ PAGE = """<!doctype html>
 <p class="muted">This page shows a snapshot of Empathy's user states, decisions and quarantine, refreshed after
 each pipeline run. It never opens the DuckDB database itself.</p>
 {% else %}
-<p class="muted">Snapshot of {{ snap.generated_at }}{% if snap.run_id %}, run <code>{{ snap.run_id }}</code>{% endif %}
+<p class="muted">Snapshot of {{ snap.generated_at|when }} UTC{% if snap.run_id %}, run <code>{{ snap.run_id }}</code>{% endif %}
  &middot; {{ snap.totals.users }} users, {{ snap.totals.actions }} actions, {{ snap.totals.quarantined }} quarantined lines
  &middot; refreshed after each empathy_pipeline run.</p>
 
@@ -108,24 +108,24 @@ each pipeline run. It never opens the DuckDB database itself.</p>
 <p class="muted">Most negative first. Showing {{ users|length }} of {{ users_matching }}{% if users_matching < snap.totals.users %}
  matching{% endif %}{% if snap.users|length < snap.totals.users %} (the snapshot keeps the {{ snap.users|length }} most negative){% endif %}.
 {% if users|length < users_matching %}<a href="?state={{ state or '' }}&user={{ user or '' }}&limit={{ users_matching }}">show all</a>{% endif %}</p>
-<table><tr><th>user</th><th>account</th><th>state</th><th>sentiment</th><th>confidence</th><th>intents</th><th>why (evidence)</th><th>updated</th></tr>
+<table><tr><th>user</th><th>account</th><th>state</th><th>sentiment</th><th>confidence</th><th>intents</th><th>why (evidence)</th><th>updated (UTC)</th></tr>
 {% for u in users %}<tr>
 <td><a href="?user={{ u.user_id|urlencode }}">{{ u.user_id }}</a></td>
-<td>{{ u.account_name or u.account_id or '' }}{% if u.mrr %}<br><span class="muted">mrr {{ u.mrr }}</span>{% endif %}</td>
+<td>{{ u.account_name or u.account_id or '' }}{% if u.mrr %}<br><span class="muted">mrr {{ '{:,.0f}'.format(u.mrr) }}</span>{% endif %}</td>
 <td class="state {{ u.state }}">{{ u.state }}{% if u.on_hold %} <span class="hold">on hold</span>{% endif %}</td>
 <td>{{ '%.2f'|format(u.sentiment) }}</td><td>{{ '%.2f'|format(u.confidence) }}</td>
 <td>{{ (u.intents or [])|join(', ') }}</td>
-<td><ul class="ev">{% for r in u.reasons %}<li>{% if r is mapping %}<span class="sig">{{ r.signal }}</span> {{ r.detail }}{% if r.at %} <span class="muted">{{ r.at }}</span>{% endif %}{% else %}{{ r }}{% endif %}</li>{% endfor %}</ul>
+<td><ul class="ev">{% for r in u.reasons %}<li>{% if r is mapping %}<span class="sig">{{ r.signal }}</span> {{ r.detail }}{% if r.at %} <span class="muted">{{ r.at|when }}</span>{% endif %}{% else %}{{ r }}{% endif %}</li>{% endfor %}</ul>
 <span class="muted">scorer {{ u.scorer }}</span></td>
-<td class="muted">{{ u.updated_at }}</td></tr>
+<td class="muted">{{ u.updated_at|when }}</td></tr>
 {% else %}<tr><td colspan="8">No users match.</td></tr>{% endfor %}
 </table>
 
 <h2>Actions{% if user %} for {{ user }}{% endif %}</h2>
 <p class="muted">Newest first{% if snap.actions|length < snap.totals.actions %} (the latest {{ snap.actions|length }} of {{ snap.totals.actions }}){% endif %}.
 Simulated ones never left the machine; their previews show what would have been sent.</p>
-<table><tr><th>created</th><th>kind</th><th>status</th><th>user</th><th>why</th><th>what</th><th>preview</th></tr>
-{% for a in actions %}<tr><td class="muted">{{ a.created_at }}</td><td>{{ a.kind }}</td>
+<table><tr><th>created (UTC)</th><th>kind</th><th>status</th><th>user</th><th>why</th><th>what</th><th>preview</th></tr>
+{% for a in actions %}<tr><td class="muted">{{ a.created_at|when }}</td><td>{{ a.kind }}</td>
 <td>{{ a.status }}{% if a.last_error %}<br><span class="muted">{{ a.last_error }}</span>{% endif %}</td>
 <td><a href="?user={{ a.user_id|urlencode }}">{{ a.user_id }}</a></td><td>{{ a.reason }}</td>
 <td>{% if a.detail.subject %}{{ a.detail.subject }}{% endif %}{% if a.detail.channel %}{{ a.detail.channel }}{% endif %}
@@ -153,7 +153,9 @@ def render_page(snap: dict | None, problem: str | None, root: str, state: str | 
     if _template is None:
         from jinja2 import Environment
 
-        _template = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(PAGE)
+        env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        env.filters["when"] = lambda v: str(v)[:16].replace("T", " ") if v else ""  # ISO, UTC: to the minute
+        _template = env.from_string(PAGE)
     users, actions, matching = [], [], 0
     if snap:
         users = [u for u in snap.get("users") or []
