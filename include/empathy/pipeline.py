@@ -169,6 +169,10 @@ def summary(settings: Settings, run_id: str | None = None) -> dict:
                 "ORDER BY kind, created_at", [run_id, run_id]),
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        # what the Airflow UI's Empathy page shows: the api-server never opens the DuckDB file itself
+        from empathy.snapshot import write_snapshot
+
+        write_snapshot(con, settings, run_id)
     return out
 
 
