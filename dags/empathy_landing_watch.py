@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import CronTriggerTimetable, PokeReturnValue, dag, task
+
 from empathy.runs import DUCKDB_QUEUE
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
+
 from empathy.connections import notify_failure
 from empathy.runs import (
     DUCKDB_TASK,

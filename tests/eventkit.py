@@ -91,7 +91,10 @@ def payment(user, ok: bool, at=0, invoice_id="inv_1", amount=49.0, reason=None):
 
 def _row(e: dict, ingested_at: datetime) -> dict:
     user = e.get("userId") or f"anon:{e['anonymousId']}"
-    dump = (lambda v: None if v is None else json.dumps(v))
+
+    def dump(value):
+        return None if value is None else json.dumps(value)
+
     return {
         "message_id": e["messageId"], "user_id": user, "anonymous_id": e.get("anonymousId"),
         "type": e["type"], "event": e.get("event"), "name": e.get("name"),

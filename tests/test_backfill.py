@@ -64,11 +64,8 @@ def standalone(tmp_path):
         "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone spawns `airflow`
     })
     with SlackStandin() as slack, SendGridStandin() as sendgrid:
-        env["AIRFLOW_CONN_SLACK_API_DEFAULT"] = json.dumps(
-            {"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.api_url}})
-        env["AIRFLOW_CONN_SENDGRID_DEFAULT"] = json.dumps(
-            {"conn_type": "email", "host": sendgrid.base_url, "password": sendgrid.api_key,
-             "extra": {"from_email": "care@empathy.test"}})
+        env["AIRFLOW_CONN_SLACK_API_DEFAULT"] = slack.connection()
+        env["AIRFLOW_CONN_SENDGRID_DEFAULT"] = sendgrid.connection()
         assert airflow(env, "db", "migrate", timeout=300).returncode == 0
         assert airflow(env, "pools", "set", "duckdb", "1", "DuckDB: one writer").returncode == 0
         log = (tmp_path / "standalone.log").open("w")
@@ -144,7 +141,5 @@ def test_cli_backfill_over_three_days_simulates_everything(standalone):
     assert len({today - timedelta(days=d) for d in (2, 1, 0)} & windows) >= 2, windows
     # both connections were live, yet nothing a backfill decided left the machine (the scheduled run that
     # unpausing started may deliver its own, real, decisions)
-    sent_ids = {json.loads(r.body)["metadata"]["event_payload"]["action_id"]
-                for r in standalone["slack"].served("chat.postMessage")}
-    sent_ids |= {r.json["custom_args"]["action_id"] for r in standalone["sendgrid"].served("/v3/mail/send")}
+    sent_ids = set(standalone["slack"].action_ids()) | set(standalone["sendgrid"].action_ids())
     assert not sent_ids & backfill_ids

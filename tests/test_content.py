@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from empathy import content
 from eventkit import T0, identify, insert_events, track
 from standins.openai_server import OpenAIStandin
@@ -92,9 +93,7 @@ def server():
 
 @pytest.fixture
 def llm_settings(settings, server, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", json.dumps({
-        "conn_type": "openai", "host": server.base_url + "/v1", "password": "sk-test-not-a-real-key",
-        "extra": {"model": "gpt-test"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", server.connection(model="gpt-test"))
     return dataclasses.replace(settings, holdout_pct=0.0, llm_timeout_s=2.0, llm_max_retries=1)
 
 

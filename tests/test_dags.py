@@ -59,13 +59,13 @@ def test_watch_dag_runs_every_minute_and_never_opens_duckdb(dagbag):
     assert sensor.mode == "reschedule" and sensor.poke_interval <= 30
 
 
-@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("empathy_*.py") ))
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("empathy_*.py")))
 def test_dag_file_parses_fast_beyond_airflow_sdk(dag_file):
     code = (
-        "import time, sys, importlib.util; import airflow.sdk; sys.path.insert(0, %r); t = time.perf_counter();"
-        "spec = importlib.util.spec_from_file_location('m', %r); m = importlib.util.module_from_spec(spec);"
-        "spec.loader.exec_module(m); print(time.perf_counter() - t)"
-    ) % (str(DAGS), str(DAGS / dag_file))
+        f"import time, sys, importlib.util; import airflow.sdk; sys.path.insert(0, {str(DAGS)!r}); "
+        f"t = time.perf_counter(); spec = importlib.util.spec_from_file_location('m', {str(DAGS / dag_file)!r}); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(time.perf_counter() - t)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     seconds = float(out.stdout.strip().splitlines()[-1])
     print(f"{dag_file}: {seconds:.3f} s beyond airflow.sdk")

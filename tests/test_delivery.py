@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from empathy import store
 from empathy.delivery import relay
 from standins.sendgrid_server import SendGridStandin
@@ -57,11 +58,11 @@ def rows(con):
 
 
 def slack_ids(server):
-    return [json.loads(r.body)["metadata"]["event_payload"]["action_id"] for r in server.served("chat.postMessage")]
+    return server.action_ids()
 
 
 def sendgrid_ids(server):
-    return [r.json["custom_args"]["action_id"] for r in server.served("/v3/mail/send")]
+    return server.action_ids()
 
 
 @pytest.fixture
@@ -79,11 +80,8 @@ def sendgrid():
 @pytest.fixture
 def live(monkeypatch, slack, sendgrid):
     """Both connections configured, pointing at the stand-ins."""
-    monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps(
-        {"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.api_url}}))
-    monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", json.dumps(
-        {"conn_type": "email", "host": sendgrid.base_url, "password": sendgrid.api_key,
-         "extra": {"from_email": "care@empathy.test", "from_name": "Empathy Care"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())
+    monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection(from_name="Empathy Care"))
     return slack, sendgrid
 
 
@@ -141,9 +139,7 @@ def test_alert_reaches_the_account_manager_with_its_blocks(con, settings, live):
 
 def test_email_payload_carries_action_id_categories_and_unsubscribe(con, settings, live, monkeypatch):
     _, sendgrid = live
-    monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", json.dumps(
-        {"conn_type": "email", "host": sendgrid.base_url, "password": sendgrid.api_key,
-         "extra": {"from_email": "care@empathy.test", "asm_group_id": 4242}}))
+    monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection(asm_group_id=4242))
     add_action(con, "email-asm", "email", email_detail(1, category="educational"))
     con.close()
     relay.deliver(dataclasses.replace(settings, sendgrid_sandbox=True))

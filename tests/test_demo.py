@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from empathy import demo
 
 START = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)

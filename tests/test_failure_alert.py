@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from standins.slack_server import SlackStandin
-
 from empathy.connections import notify_failure
+from standins.slack_server import SlackStandin
 
 
 def failed_context():
@@ -19,8 +18,7 @@ def failed_context():
 
 def test_failure_alert_goes_to_slack_with_task_and_run(monkeypatch, settings):
     with SlackStandin() as slack:
-        monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps(
-            {"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.api_url}}))
+        monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())
         notify_failure(failed_context())
         (post,) = slack.served("chat.postMessage")
     body = post.json if post.headers.get("Content-Type", "").startswith("application/json") else None

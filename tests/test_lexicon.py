@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from empathy.scoring import get_scorer, score_text_lines
 from empathy.scoring.base import CustomerText, UserContext
 from empathy.scoring.lexicon import LexiconScorer

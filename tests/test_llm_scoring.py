@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+
 from empathy.scoring.base import CustomerText, UserContext
 from empathy.scoring.llm import SYSTEM_PROMPT, OpenAIScorer, cache_key
 from standins.openai_server import OpenAIStandin, keyword_answer, split_prompt
@@ -29,9 +30,7 @@ def server():
 @pytest.fixture
 def llm_settings(settings, server, monkeypatch):
     """Settings for the LLM path, with connection openai_default pointing at the stand-in."""
-    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", json.dumps({
-        "conn_type": "openai", "host": server.base_url + "/v1", "password": "sk-test-not-a-real-key",
-        "extra": {"model": MODEL}}))
+    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", server.connection(model=MODEL))
     return dataclasses.replace(settings, scorer="openai", llm_timeout_s=2.0, llm_max_retries=2,
                                llm_concurrency=4, llm_batch_poll_s=0.01)
 

@@ -29,11 +29,8 @@ def world(tmp_path_factory, airflow_db):
     mp.setenv("EMPATHY_DELIVERY_TIMEOUT_S", "3")
     demo.generate(home / "landing", seed=7)
     with SlackStandin() as slack, SendGridStandin() as sendgrid:
-        mp.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps(
-            {"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.api_url}}))
-        mp.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", json.dumps(
-            {"conn_type": "email", "host": sendgrid.base_url, "password": sendgrid.api_key,
-             "extra": {"from_email": "care@empathy.test"}}))
+        mp.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())
+        mp.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection())
         yield {"home": home, "slack": slack, "sendgrid": sendgrid}
     mp.undo()
 
@@ -92,9 +89,8 @@ def test_2_real_run_delivers_each_action_exactly_once_through_faults(world, dag)
 
     sent_alerts = sorted(a[0] for a in actions if a[1] == "slack_alert" and a[2] == "sent")
     sent_emails = sorted(a[0] for a in actions if a[1] == "email" and a[2] == "sent")
-    slack_ids = sorted(json.loads(r.body)["metadata"]["event_payload"]["action_id"]
-                       for r in slack.served("chat.postMessage"))
-    mail_ids = sorted(r.json["custom_args"]["action_id"] for r in sendgrid.served("/v3/mail/send"))
+    slack_ids = sorted(slack.action_ids())
+    mail_ids = sorted(sendgrid.action_ids())
     assert sent_alerts and slack_ids == sent_alerts          # each alert once, none twice
     assert sent_emails and mail_ids == sent_emails           # each email once, none twice
     assert any(r.faulted for r in slack.requests) and any(r.faulted for r in sendgrid.requests)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from eventkit import group, insert_events
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,8 +100,9 @@ def test_snapshot_caps_users_most_negative_first(con, settings):
 
 @pytest.fixture
 def client(populated, settings):
-    from empathy.snapshot import write_snapshot
     from fastapi.testclient import TestClient
+
+    from empathy.snapshot import write_snapshot
 
     write_snapshot(populated, settings)
     return TestClient(_plugin().create_app(outbox=settings.outbox, auth=False), root_path="/empathy")
@@ -175,8 +177,9 @@ def test_plugin_is_discovered_by_airflow_with_a_nav_entry_and_the_app():
 def test_mounted_in_airflow_api_server_and_requires_an_airflow_login(airflow_db, populated, settings, monkeypatch):
     """Through Airflow's own api-server app: no token is refused, a garbage token is refused, and a JWT
     issued by Airflow's auth manager sees the page (outbox from the environment, as in production)."""
-    from empathy.snapshot import write_snapshot
     from fastapi.testclient import TestClient
+
+    from empathy.snapshot import write_snapshot
 
     write_snapshot(populated, settings)
     monkeypatch.setenv("EMPATHY_HOME", str(settings.home))

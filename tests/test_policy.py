@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+
 from eventkit import T0, group, identify, insert_events, track
 
 H = 3600.0
@@ -304,6 +305,7 @@ def test_frequency_cap_defers_non_transactional_mail(con, run, tmp_path):
     import shutil
 
     import yaml
+
     from empathy import content
 
     folder = tmp_path / "campaigns"

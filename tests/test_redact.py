@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+
 from empathy.redact import name_parts, redact, redact_data
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from empathy.scoring import model
 from empathy.scoring.lexicon import LexiconParams, LexiconScorer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from empathy import signals
 from eventkit import (
     api,

@@ -111,6 +111,7 @@ def _task_opens_duckdb(task, pipeline_openers: set[str]) -> bool:
 def test_every_task_that_opens_duckdb_is_on_the_duckdb_queue_and_pool():
     """Found from the code, not from a list: a new task that opens DuckDB without DUCKDB_TASK fails here."""
     from airflow.dag_processing.dagbag import DagBag
+
     from empathy import pipeline
     from empathy.runs import DUCKDB_POOL, DUCKDB_QUEUE
 

@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from empathy import state, store
 from empathy.scoring import get_scorer
 from empathy.scoring.base import UserJudgement

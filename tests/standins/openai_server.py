@@ -109,6 +109,11 @@ class OpenAIStandin(Standin):
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "completions": 0}
 
     # --- scripting ----------------------------------------------------------------------------
+    def connection(self, model: str = "gpt-4o-mini-test") -> str:
+        """Airflow connection `openai_default` (JSON, for AIRFLOW_CONN_OPENAI_DEFAULT) pointing here."""
+        return json.dumps({"conn_type": "openai", "host": self.base_url + "/v1",
+                           "password": "sk-test-not-a-real-key", "extra": {"model": model}})
+
     def refuse_next(self, times: int = 1, message: str = "I'm sorry, I can't help with that.") -> None:
         for _ in range(times):
             self._scripted.append(("refusal", message))

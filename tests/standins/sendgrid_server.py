@@ -11,6 +11,7 @@ Point the connection's host at ``server.base_url``. Accepted mail is kept in ``s
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 from urllib.parse import unquote
@@ -85,6 +86,15 @@ class SendGridStandin(Standin):
         self.suppressions: dict[int, set[str]] = {}
         self._ids = itertools.count(1)
         self._mail_lock = threading.Lock()
+
+    def connection(self, **extra) -> str:
+        """Airflow connection `sendgrid_default` (JSON, for AIRFLOW_CONN_SENDGRID_DEFAULT) pointing here."""
+        return json.dumps({"conn_type": "email", "host": self.base_url, "password": self.api_key,
+                           "extra": {"from_email": "care@empathy.test", **extra}})
+
+    def action_ids(self) -> list[str]:
+        """The Empathy action_id (custom_args) of every mail accepted, in order."""
+        return [r.json["custom_args"]["action_id"] for r in self.served("/v3/mail/send")]
 
     def handle(self, request: Request) -> Reply:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":

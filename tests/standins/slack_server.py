@@ -31,6 +31,14 @@ class SlackStandin(Standin):
     def api_url(self) -> str:
         return self.base_url + "/api/"
 
+    def connection(self) -> str:
+        """Airflow connection `slack_api_default` (JSON, for AIRFLOW_CONN_SLACK_API_DEFAULT) pointing here."""
+        return json.dumps({"conn_type": "slack", "password": self.token, "extra": {"base_url": self.api_url}})
+
+    def action_ids(self) -> list[str]:
+        """The Empathy action_id of every message posted (answered, not faulted), in order."""
+        return [json.loads(r.body)["metadata"]["event_payload"]["action_id"] for r in self.served("chat.postMessage")]
+
     def ratelimit_next(self, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next(429, retry_after=retry_after, times=times, body={"ok": False, "error": "ratelimited"})
 

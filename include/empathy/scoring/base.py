@@ -33,7 +33,7 @@ class UserContext(BaseModel):
     texts: list[CustomerText] = []            # latest first, at most settings.llm_texts_per_user
     evidence: dict = {}                       # compact behavioural summary: {"rage_clicks": 2, ...}
     pii_names: list[str] = []                 # names from identify traits: redacted, never sent
-    cached: "UserJudgement | None" = None     # filled by the score stage from llm_cache: no new call
+    cached: UserJudgement | None = None     # filled by the score stage from llm_cache: no new call
 
 
 class UserJudgement(BaseModel):

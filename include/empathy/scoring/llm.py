@@ -347,10 +347,7 @@ class OpenAIScorer:
     # --- requests -------------------------------------------------------------------------------
     def _map(self, fn, items, texts=None):
         items = list(items)
-        if texts is not None:
-            call = lambda i: fn(texts[i])
-        else:
-            call = fn
+        call = (lambda i: fn(texts[i])) if texts is not None else fn  # noqa: E731 - one-line adapter
         if not items:
             return []
         workers = max(1, min(self.settings.llm_concurrency, len(items)))
