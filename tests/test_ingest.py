@@ -39,6 +39,9 @@ def reasons(con) -> dict[int, str]:
 
 @pytest.mark.parametrize("line, expected", [
     ("this is not json", "not JSON"),
+    (json.dumps(event("t1")) + " trailing words", "not JSON"),
+    (json.dumps(event("t2")) + json.dumps(event("t3")), "not JSON"),
+    (json.dumps(event("t4"))[:-1], "not JSON"),
     ('{"type": "track", "messageId": ', "not JSON"),
     ("[1, 2, 3]", "not a JSON object"),
     ('"just a string"', "not a JSON object"),
@@ -215,3 +218,33 @@ def test_segment_spec_examples_load_as_they_are(tmp_path, monkeypatch, example):
 
 def test_segment_examples_are_present():
     assert {p.stem for p in SEGMENT_EXAMPLES} >= {"track", "identify", "page", "group"}
+
+
+def test_fast_and_exact_paths_load_the_same_events(tmp_path, monkeypatch):
+    """A clean file takes DuckDB's reader, a file with one blank line the line-by-line path: same rows."""
+    from empathy import store
+
+    events = [event(f"m{i}", userId=f"u{i % 7}", properties={"element": f"e{i}", "n": i}) for i in range(300)]
+    events += [event("g1", type="group", event=None, groupId="acct-9", traits={"mrr": 1500}, properties=None),
+               event("p1", type="page", event=None, name="Docs", context={"page": {"path": "/docs/x"}})]
+    results = {}
+    for variant, lines in (("fast", events), ("exact", events[:5] + [""] + events[5:])):
+        monkeypatch.setenv("EMPATHY_HOME", str(tmp_path / variant))
+        monkeypatch.setenv("EMPATHY_LANDING_SETTLE_S", "0")
+        settings = config.load()
+        land(settings, "f.jsonl", lines)
+        with store.connect(settings) as con:
+            report = ingest.ingest_landing(con, settings)
+            assert report.files[0].path == variant
+            assert report.totals()["loaded"] == len(events)
+            results[variant] = con.execute(
+                "SELECT message_id, user_id, type, event, name, ts, group_id, properties::VARCHAR, "
+                "traits::VARCHAR, context::VARCHAR FROM events ORDER BY message_id").fetchall()
+    assert results["fast"] == results["exact"]
+
+
+def test_a_line_of_spaces_sends_the_file_down_the_exact_path(con, settings):
+    land(settings, "spaces.jsonl", [event("s1"), "   \t", event("s2")])
+    report = ingest.ingest_landing(con, settings)
+    assert report.files[0].path == "exact"
+    assert (report.totals()["lines"], report.totals()["loaded"]) == (2, 2)

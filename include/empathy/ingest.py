@@ -1,8 +1,9 @@
 """Ingest landed Segment-spec JSON Lines into ``events``: validate, quarantine, dedup, reconcile.
 
-Python only splits bytes into lines and flags what DuckDB cannot see (invalid UTF-8, lines over
-Segment's 32 KB limit); parsing, validation and dedup are one vectorised DuckDB pass per file
-(sql/ingest/*.sql). Every non-blank line of a file ends up in exactly one of loaded, duplicates,
+A file that looks clean goes through DuckDB's own parallel JSON reader (sql/ingest/read_fast.sql);
+any doubt sends it down the exact path, where Arrow splits the lines, Python flags only what DuckDB
+cannot see (invalid UTF-8), and one vectorised pass gives every line its event or its reason
+(sql/ingest/validate_lines.sql). Both end in the same load (sql/ingest/load_file.sql). Every non-blank line of a file ends up in exactly one of loaded, duplicates,
 quarantined, and ``ingested_files`` records the three counts.
 
 A landed file is immutable: a file already ingested is skipped by name, size and mtime without
@@ -19,11 +20,13 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +46,7 @@ class FileReport:
     loaded: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    path: str = ""            # "fast" (DuckDB's reader) or "exact" (line by line, with reasons)
     error: str | None = None
 
 
@@ -128,45 +132,109 @@ def _decompress(path: Path, data: bytes) -> bytes:
     return gzip.decompress(data) if path.name.endswith(".gz") else data
 
 
-def ingest_file(con, path: Path, name: str, data: bytes, stat: os.stat_result, run_id: str | None) -> FileReport:
-    """Load one file in one transaction: events, quarantine and its ingested_files row commit together."""
-    report = FileReport(name)
-    sha = hashlib.sha256(data).hexdigest()
-    now = datetime.now(timezone.utc)
+def _looks_clean(content: bytes) -> int | None:
+    """The line count when the fast path may try this content (no line over 32 KB, valid UTF-8), else
+    None. Blank or whitespace-only lines need no check here: DuckDB's reader skips them, its row count
+    then differs from this one, and the exact path takes over."""
+    if not content:
+        return None
+    ends = np.flatnonzero(np.frombuffer(content, dtype=np.uint8) == 10)
+    last = [] if content.endswith(b"\n") else [len(content)]
+    lengths = np.diff(np.concatenate(([-1], ends, last)))
+    if lengths.max() - 1 > 32768:
+        return None
     try:
-        raw_lines = _lines_table(_decompress(path, data))
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return int(lengths.size)
+
+
+@dataclass
+class _Landed:
+    """One landed file read into memory, hashed, decompressed and pre-checked (done a file ahead, in a thread)."""
+    path: Path
+    name: str
+    data: bytes
+    stat: os.stat_result
+    sha: str
+    content: bytes | None = None
+    gzip_error: str | None = None
+    clean_lines: int | None = None
+
+
+def _read(path: Path, name: str) -> _Landed | None:
+    settled = _read_settled(path)
+    if settled is None:
+        return None
+    data, stat = settled
+    landed = _Landed(path, name, data, stat, hashlib.sha256(data).hexdigest())
+    try:
+        landed.content = _decompress(path, data)
+        landed.clean_lines = _looks_clean(landed.content)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        landed.gzip_error = f"not a readable gzip file ({exc})"
+    return landed
+
+
+def _validate(con, landed: _Landed, fast: bool) -> str:
+    """Fill the temp view `validated` for one file; return which path did it ("fast" or "exact")."""
+    if fast and landed.clean_lines is not None:
+        store.run_script(con, "ingest/read_fast.sql", {"path": str(landed.path)})
+        lines, rejected = con.execute("SELECT count(*), count(reason) FROM validated").fetchall()[0]
+        if lines == landed.clean_lines and rejected == 0:
+            return "fast"
+    if landed.content is None:
         raw_lines = pa.table({"line_no": pa.array([0], pa.int64()), "raw": pa.array([""], pa.large_string()),
-                              "pre_reason": pa.array([f"not a readable gzip file ({exc})"], pa.string())})
-    with store.transaction(con):
-        con.register("raw_lines", raw_lines)
-        try:
-            store.run_script(con, "ingest/validate_lines.sql")
-            before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-            store.run_script(con, "ingest/load_file.sql", {"source_file": name, "ingested_at": now})
-            after = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-            report.lines, report.quarantined = con.execute(
-                "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM validated").fetchall()[0]
-        finally:
-            con.unregister("raw_lines")
-        report.loaded = after - before
-        report.duplicates = report.lines - report.loaded - report.quarantined
-        con.execute(
-            "INSERT INTO ingested_files VALUES ($name, $sha, $size, $lines, $loaded, $dups, $quar, $now, $run, $mtime)",
-            {"name": name, "sha": sha, "size": stat.st_size, "lines": report.lines, "loaded": report.loaded,
-             "dups": report.duplicates, "quar": report.quarantined, "now": now, "run": run_id,
-             "mtime": stat.st_mtime_ns},
-        )
+                              "pre_reason": pa.array([landed.gzip_error], pa.string())})
+    else:
+        raw_lines = _lines_table(landed.content)
+    con.register("raw_lines", raw_lines)
+    try:
+        store.run_script(con, "ingest/validate_lines.sql")
+    finally:
+        con.unregister("raw_lines")
+    return "exact"
+
+
+def ingest_file(con, landed: _Landed, run_id: str | None, fast: bool = True) -> FileReport:
+    """Validate one file and load it: events, quarantine rows and its ingested_files row. Runs inside the
+    caller's transaction (one per ingest run: a crash commits nothing, and the rerun redoes it all)."""
+    report = FileReport(landed.name)
+    now = datetime.now(timezone.utc)
+    report.path = _validate(con, landed, fast)
+    report.lines, report.quarantined = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM validated").fetchall()[0]
+    name, sha, stat = landed.name, landed.sha, landed.stat
+    before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+    store.run_script(con, "ingest/load_file.sql", {"source_file": name, "ingested_at": now})
+    report.loaded = con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before
+    report.duplicates = report.lines - report.loaded - report.quarantined
+    con.execute(
+        "INSERT INTO ingested_files VALUES ($name, $sha, $size, $lines, $loaded, $dups, $quar, $now, $run, $mtime)",
+        {"name": name, "sha": sha, "size": stat.st_size, "lines": report.lines, "loaded": report.loaded,
+         "dups": report.duplicates, "quar": report.quarantined, "now": now, "run": run_id,
+         "mtime": stat.st_mtime_ns},
+    )
     return report
 
 
 def ingest_landing(con, settings: Settings, run_id: str | None = None) -> IngestReport:
     """Ingest every new file in the landing folder; already-ingested files are not read again."""
+    try:
+        return _ingest_landing(con, settings, run_id, fast=True)
+    except duckdb.Error as exc:  # DuckDB's reader failed outright on some file: the run rolled back whole
+        log.warning("fast path failed (%s): ingesting this run line by line", exc)
+        return _ingest_landing(con, settings, run_id, fast=False)
+
+
+def _ingest_landing(con, settings: Settings, run_id: str | None, fast: bool) -> IngestReport:
     report = IngestReport()
     landing = settings.landing
     landing.mkdir(parents=True, exist_ok=True)
     known = {row[0]: row[1:] for row in con.execute(
         "SELECT file_name, sha256, size_bytes, mtime_ns FROM ingested_files").fetchall()}
+    todo = []
     for path in landed_files(landing):
         name = path.relative_to(landing).as_posix()
         stat = path.stat()
@@ -175,29 +243,41 @@ def ingest_landing(con, settings: Settings, run_id: str | None = None) -> Ingest
             if size == stat.st_size and mtime_ns == stat.st_mtime_ns:
                 report.skipped_unchanged += 1
                 continue
-        settled = None if time.time() - stat.st_mtime < settings.landing_settle_s else _read_settled(path)
-        if settled is None:
+        if time.time() - stat.st_mtime < settings.landing_settle_s:
             report.deferred.append(name)
             log.info("%s is still being written: left for the next run", name)
             continue
-        data, stat = settled
-        if name in known:
-            sha = hashlib.sha256(data).hexdigest()
-            if sha == known[name][0]:  # touched, not changed
-                con.execute("UPDATE ingested_files SET mtime_ns = ? WHERE file_name = ?", [stat.st_mtime_ns, name])
-                report.skipped_unchanged += 1
+        todo.append((path, name))
+    # Reading, hashing and checking the next file (Python) overlaps DuckDB loading this one (no GIL).
+    # One transaction for the run: a commit per file would write and checkpoint the database each time.
+    with ThreadPoolExecutor(max_workers=1) as reader, store.transaction(con):
+        ahead = [reader.submit(_read, path, name) for path, name in todo[:1]]
+        for i, (path, name) in enumerate(todo):
+            if i + 1 < len(todo):
+                ahead.append(reader.submit(_read, *todo[i + 1]))
+            landed = ahead[i].result()
+            ahead[i] = None  # free the bytes
+            if landed is None:
+                report.deferred.append(name)
+                log.info("%s is still being written: left for the next run", name)
                 continue
-            error = (f"{name} changed after it was ingested (sha256 {known[name][0][:12]} -> {sha[:12]}); "
-                     "landed files are immutable: land the new content under a new name")
-            con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [name, sha, error, datetime.now(timezone.utc)])
-            log.error(error)
-            report.errors.append(error)
-            continue
-        file_report = ingest_file(con, path, name, data, stat, run_id)
-        log.info("%s: %d lines, %d loaded, %d duplicates, %d quarantined", name, file_report.lines,
-                 file_report.loaded, file_report.duplicates, file_report.quarantined)
-        report.files.append(file_report)
+            if name in known:
+                if landed.sha == known[name][0]:  # touched, not changed
+                    con.execute("UPDATE ingested_files SET mtime_ns = ? WHERE file_name = ?",
+                                [landed.stat.st_mtime_ns, name])
+                    report.skipped_unchanged += 1
+                    continue
+                error = (f"{name} changed after it was ingested (sha256 {known[name][0][:12]} -> "
+                         f"{landed.sha[:12]}); landed files are immutable: land the new content under a new name")
+                con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [name, landed.sha, error, datetime.now(timezone.utc)])
+                log.error(error)
+                report.errors.append(error)
+                continue
+            file_report = ingest_file(con, landed, run_id, fast)
+            log.info("%s: %d lines, %d loaded, %d duplicates, %d quarantined (%s path)", name, file_report.lines,
+                     file_report.loaded, file_report.duplicates, file_report.quarantined, file_report.path)
+            report.files.append(file_report)
     write_manifest(con, settings)
     return report
 

@@ -1,46 +1,45 @@
--- Parse and validate raw landed lines (the Arrow table `raw_lines`: line_no, raw, pre_reason) in one
--- vectorised pass. Every non-blank line comes out exactly once, with either a parsed event or a reason.
--- pre_reason carries what Python already knew (not UTF-8, unreadable gzip). Each JSON function parses
--- the text again, so the fields are pulled out with two multi-path extractions, not one call per field.
-CREATE OR REPLACE TEMP TABLE validated AS
+-- The exact path: parse and validate raw landed lines (the Arrow table `raw_lines`: line_no, raw,
+-- pre_reason) in one vectorised pass. Every non-blank line comes out exactly once, with either a parsed
+-- event or a reason; pre_reason carries what Python already knew (not UTF-8, unreadable gzip). The JSON
+-- text is parsed once (one multi-path extraction); the raw line is kept only for rejected lines.
+CREATE OR REPLACE TEMP TABLE exact_rows AS
 WITH lines AS (
     SELECT line_no, raw, pre_reason FROM raw_lines
-    WHERE pre_reason IS NOT NULL OR trim(raw) <> ''
+    WHERE pre_reason IS NOT NULL OR trim(raw, ' ' || chr(9) || chr(13) || chr(11) || chr(12)) <> ''  -- not blank
+), parsed AS (
+    SELECT line_no, raw, pre_reason,
+           CASE WHEN pre_reason IS NULL AND strlen(raw) <= 32768 THEN try(json_extract(raw, [
+               '$.messageId', '$.userId', '$.anonymousId', '$.type', '$.event', '$.name', '$.timestamp',
+               '$.originalTimestamp', '$.sentAt', '$.receivedAt', '$.groupId', '$.context.groupId',
+               '$.properties', '$.traits', '$.context'])) END AS v
+    FROM lines
 ), checked AS (
-    SELECT line_no, raw,
+    SELECT line_no, raw, v,
            CASE
                WHEN pre_reason IS NOT NULL THEN pre_reason
                WHEN strlen(raw) > 32768 THEN 'event over 32 KB'
-               WHEN NOT json_valid(raw) THEN 'not JSON'
+               WHEN v IS NULL THEN 'not JSON'
                WHEN left(ltrim(raw), 1) <> '{' THEN 'not a JSON object (got ' || lower(json_type(raw)) || ')'
            END AS early_reason
-    FROM lines
-), extracted AS (
-    SELECT line_no, raw, early_reason,
-           CASE WHEN early_reason IS NULL THEN json_extract_string(raw, [
-               '$.messageId', '$.userId', '$.anonymousId', '$.type', '$.event', '$.name', '$.timestamp',
-               '$.originalTimestamp', '$.sentAt', '$.receivedAt', '$.groupId', '$.context.groupId']) END AS f,
-           CASE WHEN early_reason IS NULL THEN json_extract(raw, ['$.properties', '$.traits', '$.context']) END AS o
-    FROM checked
+    FROM parsed
 ), fields AS (
     SELECT line_no, raw, early_reason,
-           nullif(trim(f[1]), '') AS message_id,
-           nullif(trim(f[2]), '') AS user_id,
-           nullif(trim(f[3]), '') AS anonymous_id,
-           f[4] AS type,
-           nullif(trim(f[5]), '') AS event,
-           f[6] AS name,
-           coalesce(f[7], f[8], f[9], f[10]) AS ts_text,
-           coalesce(f[11], CASE WHEN f[4] <> 'group' THEN f[12] END) AS group_id,
-           CASE WHEN o[1] <> 'null' THEN o[1] END AS properties,
-           CASE WHEN o[2] <> 'null' THEN o[2] END AS traits,
-           CASE WHEN o[3] <> 'null' THEN o[3] END AS context
-    FROM extracted
+           nullif(trim(v[1]->>'$'), '') AS message_id,
+           nullif(trim(v[2]->>'$'), '') AS user_id,
+           nullif(trim(v[3]->>'$'), '') AS anonymous_id,
+           v[4]->>'$' AS type,
+           nullif(trim(v[5]->>'$'), '') AS event,
+           v[6]->>'$' AS name,
+           coalesce(v[7]->>'$', v[8]->>'$', v[9]->>'$', v[10]->>'$') AS ts_text,
+           coalesce(v[11]->>'$', CASE WHEN v[4]->>'$' <> 'group' THEN v[12]->>'$' END) AS group_id,
+           CASE WHEN v[13] <> 'null' THEN v[13] END AS properties,
+           CASE WHEN v[14] <> 'null' THEN v[14] END AS traits,
+           CASE WHEN v[15] <> 'null' THEN v[15] END AS context
+    FROM checked
 ), typed AS (
     SELECT *, TRY_CAST(ts_text AS TIMESTAMPTZ) AS ts FROM fields
-)
-SELECT line_no, raw, message_id, user_id, anonymous_id, type, event, name, group_id, ts,
-       properties, traits, context,
+), judged AS (
+    SELECT *,
        CASE
            WHEN early_reason IS NOT NULL THEN early_reason
            WHEN message_id IS NULL THEN 'missing messageId'
@@ -55,4 +54,10 @@ SELECT line_no, raw, message_id, user_id, anonymous_id, type, event, name, group
            WHEN traits IS NOT NULL AND left(traits, 1) <> '{' THEN 'traits is not an object'
            WHEN context IS NOT NULL AND left(context, 1) <> '{' THEN 'context is not an object'
        END AS reason
-FROM typed;
+    FROM typed
+)
+SELECT line_no, CASE WHEN reason IS NOT NULL THEN raw END AS raw, message_id, user_id, anonymous_id, type, event,
+       name, group_id, ts, properties, traits, context, reason
+FROM judged;
+
+CREATE OR REPLACE TEMP VIEW validated AS SELECT * FROM exact_rows;
