@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -252,7 +252,7 @@ def _ingest_landing(con, settings: Settings, run_id: str | None, fast: bool) -> 
     # One transaction for the run: a commit per file would write and checkpoint the database each time.
     with ThreadPoolExecutor(max_workers=1) as reader, store.transaction(con):
         ahead = [reader.submit(_read, path, name) for path, name in todo[:1]]
-        for i, (path, name) in enumerate(todo):
+        for i, (_, name) in enumerate(todo):
             if i + 1 < len(todo):
                 ahead.append(reader.submit(_read, *todo[i + 1]))
             landed = ahead[i].result()
