@@ -5,13 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sentiment_data import LABELS, macro_recall, tweeteval
 
 from empathy.scoring import get_scorer, score_text_lines
 from empathy.scoring.base import CustomerText, UserContext
 from empathy.scoring.lexicon import LexiconScorer
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ("negative", "neutral", "positive")
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +27,14 @@ def score(scorer, text):
     return scorer.score_texts([text])[0].score
 
 
-def _tweeteval():
-    for base in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
-        d = base / "tweeteval-sentiment-val"
-        if (d / "val_text.txt").exists():
-            gold = [LABELS[int(x)] for x in (d / "val_labels.txt").read_text().split()]
-            return (d / "val_text.txt").read_text(encoding="utf-8").split("\n")[: len(gold)], gold
-    pytest.skip("TweetEval validation data (../shared/data) not present")
 
 
-def macro_recall(pred, gold):
-    return sum(sum(p == c for p, g in zip(pred, gold) if g == c) / gold.count(c) for c in LABELS) / 3
 
 
 def test_beats_vader_on_tweeteval_validation(scorer):
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    texts, gold = _tweeteval()
+    texts, gold = tweeteval()
     vader = SentimentIntensityAnalyzer()
     vader_pred = []
     for t in texts:

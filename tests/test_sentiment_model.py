@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 
 import pytest
+from sentiment_data import LABELS, macro_recall, tweeteval
 
 from empathy.scoring import model
 from empathy.scoring.lexicon import LexiconParams, LexiconScorer
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ("negative", "neutral", "positive")
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +18,8 @@ def scorer() -> LexiconScorer:
     return LexiconScorer()
 
 
-def _tweeteval():
-    for base in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
-        d = base / "tweeteval-sentiment-val"
-        if (d / "val_text.txt").exists():
-            gold = [LABELS[int(x)] for x in (d / "val_labels.txt").read_text().split()]
-            return (d / "val_text.txt").read_text(encoding="utf-8").split("\n")[: len(gold)], gold
-    pytest.skip("TweetEval validation data (../shared/data) not present")
 
 
-def macro_recall(pred, gold):
-    return sum(sum(p == c for p, g in zip(pred, gold) if g == c) / gold.count(c) for c in LABELS) / 3
 
 
 def test_weights_load_from_the_package_without_shared_data(monkeypatch, tmp_path):
@@ -71,7 +62,7 @@ class _Fake:
 def test_beats_vader_on_tweeteval_validation_by_three_points(scorer):
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    texts, gold = _tweeteval()
+    texts, gold = tweeteval()
     vader = SentimentIntensityAnalyzer()
     vader_pred = []
     for t in texts:
