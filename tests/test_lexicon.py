@@ -27,10 +27,6 @@ def score(scorer, text):
     return scorer.score_texts([text])[0].score
 
 
-
-
-
-
 def test_beats_vader_on_tweeteval_validation(scorer):
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -42,7 +38,7 @@ def test_beats_vader_on_tweeteval_validation(scorer):
         vader_pred.append("negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral")
     ours = macro_recall([r.label for r in scorer.score_texts(texts)], gold)
     theirs = macro_recall(vader_pred, gold)
-    assert ours >= 0.65
+    assert ours >= 0.65  # in-sample (the trained layer saw these tweets); 5-fold CV is 0.644: see the bench
     assert ours > theirs + 0.03, (ours, theirs)
 
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sentiment_data import LABELS, macro_recall, tweeteval
+from sentiment_data import LABELS
 
 from empathy.scoring import model
 from empathy.scoring.lexicon import LexiconParams, LexiconScorer
@@ -58,19 +58,6 @@ class _Fake:
     def read_text(self, encoding=None):
         return self.text
 
-
-def test_beats_vader_on_tweeteval_validation_by_three_points(scorer):
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    texts, gold = tweeteval()
-    vader = SentimentIntensityAnalyzer()
-    vader_pred = []
-    for t in texts:
-        c = vader.polarity_scores(t)["compound"]
-        vader_pred.append("negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral")
-    ours = macro_recall([r.label for r in scorer.score_texts(texts)], gold)
-    theirs = macro_recall(vader_pred, gold)
-    assert ours > theirs + 0.03, (ours, theirs)
 
 
 def _support():
