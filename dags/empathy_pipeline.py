@@ -71,7 +71,7 @@ def empathy_pipeline():
         return report["totals"]
 
     @task(**DUCKDB_TASK)
-    def prepare_scoring(ingested: dict, **context) -> list[str]:
+    def prepare_scoring(**context) -> list[str]:
         from empathy import pipeline
 
         as_of, since = run_window(context)
@@ -118,11 +118,15 @@ def empathy_pipeline():
     def summary(**context) -> dict:
         from empathy import pipeline
 
-        result = pipeline.summary(run_settings(context), run_id=context["run_id"])
+        settings = run_settings(context)
+        result = pipeline.summary(settings, run_id=context["run_id"], write_snapshot=True)
         print(pipeline.format_summary(result))
+        pipeline.clean_run(settings, context["run_id"])  # every upstream task succeeded or was skipped
         return {"events": result["events"], "actions": [list(r) for r in result["actions"]]}
 
-    decided = apply_and_decide(score_batch.expand(batch_path=prepare_scoring(ingest())))
+    batches = prepare_scoring()
+    ingest() >> batches
+    decided = apply_and_decide(score_batch.expand(batch_path=batches))
     branch = choose_deliveries(decided)
     finals = [holds(), nothing_to_deliver()]
 

@@ -69,6 +69,9 @@ def test_1_dry_run_decides_and_previews_but_sends_nothing(world, dag):
     assert previews and all(p and Path(p).exists() for (p,) in previews)
     # a dry run is a preview: nobody is actually put on hold
     assert query("SELECT count(*) FROM user_state WHERE on_hold")[0][0] == 0
+    # the run's hand-off files are gone once it succeeded; the UI snapshot is fresh
+    assert not any(p.name.startswith("manual__") for p in (world["home"] / "work").glob("*"))
+    assert (world["home"] / "outbox" / "snapshot.json").exists()
 
 
 def test_2_real_run_delivers_each_action_exactly_once_through_faults(world, dag):

@@ -81,6 +81,7 @@ def apply_and_decide(settings: Settings, as_of: datetime, judgement_paths: list[
                      simulate: bool) -> dict:
     """Write states and the decisions they cause in ONE transaction (the outbox pattern)."""
     from empathy import policy, state
+    from empathy.delivery import relay
 
     judgements = [UserJudgement.model_validate_json(line) for path in judgement_paths for line in _read_jsonl(path)]
     with store.connect(settings) as con, store.transaction(con):
@@ -93,9 +94,7 @@ def apply_and_decide(settings: Settings, as_of: datetime, judgement_paths: list[
         if not simulate and user_ids:
             con.execute("UPDATE user_state SET decided_at = ? WHERE user_id IN (SELECT unnest(?))",
                         [datetime.now(timezone.utc), sorted(user_ids)]).fetchall()
-        pending = dict(con.execute(
-            "SELECT kind, count(*) FROM actions WHERE status = 'pending' OR (status = 'failed' AND attempts < ?) "
-            "GROUP BY kind", [settings.delivery_max_attempts]).fetchall())
+        pending = relay.deliverable_counts(con, settings)
     return {"scored_users": len(judgements), "state": state_summary, "decisions": decisions,
             "pending": pending, "simulate": simulate}
 
@@ -138,11 +137,19 @@ def deliver_in_process(settings: Settings, kinds: list[str], run_id: str, force_
     return record_deliveries(settings, send_deliveries(settings, claimed, force_simulate))
 
 
+def clean_run(settings: Settings, run_id: str) -> None:
+    """Remove a finished run's hand-off files (batches, claims, outcomes); the delivery journal stays."""
+    import shutil
+
+    shutil.rmtree(_run_dir(settings, run_id), ignore_errors=True)
+
+
 # --- report ----------------------------------------------------------------------------------------
 
-def summary(settings: Settings, run_id: str | None = None) -> dict:
-    """What the database holds now, and what this run decided: the figures `make demo` prints."""
-    with store.connect(settings) as con:
+def summary(settings: Settings, run_id: str | None = None, write_snapshot: bool = False) -> dict:
+    """What the database holds now, and what this run decided: the figures `make demo` prints.
+    ``write_snapshot`` (the DAG's summary task) also refreshes what the Airflow UI's Empathy page shows."""
+    with store.connect(settings, read_only=not write_snapshot) as con:
         def rows(query, params=None):
             return con.execute(query, params or []).fetchall()
 
@@ -169,10 +176,10 @@ def summary(settings: Settings, run_id: str | None = None) -> dict:
                 "ORDER BY kind, created_at", [run_id, run_id]),
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        # what the Airflow UI's Empathy page shows: the api-server never opens the DuckDB file itself
-        from empathy.snapshot import write_snapshot
+        if write_snapshot:  # the api-server never opens the DuckDB file itself: it reads this snapshot
+            from empathy import snapshot
 
-        write_snapshot(con, settings, run_id)
+            snapshot.write_snapshot(con, settings, run_id)
     return out
 
 

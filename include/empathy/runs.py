@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 PIPELINE_CRON = os.environ.get("EMPATHY_PIPELINE_CRON", "0 * * * *")
 
 DUCKDB_POOL = "duckdb"
-DUCKDB_POOL_SLOTS = 1
 # Every task that opens the DuckDB file runs on this Celery queue, served by exactly one worker that owns
 # the volume (LocalExecutor ignores queues; the one-slot pool then keeps writers apart).
 DUCKDB_QUEUE = os.environ.get("EMPATHY_DUCKDB_QUEUE", "duckdb")

@@ -38,6 +38,22 @@ KINDS = ("hold", "release", "slack_alert", "email")
 
 
 # --- claim ------------------------------------------------------------------------------------
+def _deliverable_window(settings: Settings, failed_before: datetime | None = None) -> dict:
+    """The parameters of the `deliverable` macro (sql/schema/075_delivery.sql) as of now."""
+    now = datetime.now(UTC)
+    return {"max_attempts": settings.delivery_max_attempts,
+            "stale_before": now - timedelta(seconds=settings.delivery_lease_s),
+            "failed_before": failed_before or now + timedelta(days=1)}
+
+
+def deliverable_counts(con, settings: Settings) -> dict[str, int]:
+    """How many actions of each kind a relay could claim now (what the pipeline branches on)."""
+    return dict(con.execute(
+        "SELECT kind, count(*) FROM actions "
+        "WHERE deliverable(status, attempts, updated_at, $max_attempts, $stale_before, $failed_before) "
+        "GROUP BY kind", _deliverable_window(settings)).fetchall())
+
+
 def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit: int = 1000,
           failed_before: datetime | None = None) -> list[dict]:
     """Claim up to ``limit`` deliverable actions (oldest first) and return them as JSON-ready dicts.
@@ -51,14 +67,12 @@ def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown action kinds {sorted(unknown)}")
-    stale_before = datetime.now(UTC) - timedelta(seconds=settings.delivery_lease_s)
+    window = _deliverable_window(settings, failed_before)
     with store.transaction(con):
         con.execute(store.sql("delivery/give_up.sql"),
-                    {"max_attempts": settings.delivery_max_attempts, "stale_before": stale_before})
+                    {"max_attempts": window["max_attempts"], "stale_before": window["stale_before"]})
         cur = con.execute(store.sql("delivery/claim.sql"), {
-            "max_attempts": settings.delivery_max_attempts, "stale_before": stale_before,
-            "kinds": kinds, "run_id": run_id or "", "limit": int(limit),
-            "failed_before": failed_before or datetime.now(UTC) + timedelta(days=1)})
+            **window, "kinds": kinds, "run_id": run_id or "", "limit": int(limit)})
         names = [c[0] for c in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
     for row in rows:

@@ -6,8 +6,7 @@ UPDATE actions
 SET status = 'pending', attempts = attempts + 1, updated_at = now()
 WHERE action_id IN (
     SELECT action_id FROM actions
-    WHERE attempts < $max_attempts
-      AND ((status = 'pending' AND (attempts = 0 OR updated_at < $stale_before)) OR (status = 'failed' AND updated_at < $failed_before))
+    WHERE deliverable(status, attempts, updated_at, $max_attempts, $stale_before, $failed_before)
       AND list_contains($kinds, kind)
       AND ($run_id = '' OR run_id = $run_id)
     ORDER BY created_at, action_id
