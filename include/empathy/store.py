@@ -8,7 +8,7 @@ retry below only smooths over a CLI command run beside Airflow.
 from __future__ import annotations
 
 import contextlib
-import re
+import functools
 import time
 from importlib import resources
 from pathlib import Path
@@ -20,27 +20,69 @@ from empathy.config import Settings, load
 LOCK_RETRY_S = 30.0
 
 
+# --- SQL files ------------------------------------------------------------------------------------
+# Every SQL statement the product runs lives in a file beside the room that owns it:
+# include/empathy/<room>/sql/<file>.sql, named in code as "<room>/<file>.sql". Each file starts with a
+# header saying what it produces, then `-- reads:`, `-- writes:` and `-- takes:` lines; the runner binds
+# each statement's own named parameters (DuckDB's statement API says which), and a test holds every
+# header to the parameters its statements really use.
+
+def sql_path(name: str):
+    """The file behind ``"<room>/<file>.sql"``."""
+    room, _, file = name.partition("/")
+    root = resources.files("empathy")
+    path = root.joinpath(room, "sql", file)
+    if not path.is_file():  # rooms not yet moved keep their SQL in empathy/sql/<room>/
+        path = root.joinpath("sql", room, file)
+    return path
+
+
+@functools.lru_cache(maxsize=256)
 def sql(name: str) -> str:
-    """Text of include/empathy/sql/<name> (e.g. ``"signals/rage_clicks.sql"``)."""
-    return resources.files("empathy").joinpath("sql", name).read_text(encoding="utf-8")
+    """Text of the SQL file ``"<room>/<file>.sql"``."""
+    return sql_path(name).read_text(encoding="utf-8")
 
 
-def statements(text: str) -> list[str]:
-    """Split a .sql file into statements (on a `;` that ends a line; our SQL files keep to that)."""
-    out = []
-    for stmt in re.split(r";[ \t]*(?:--[^\n]*)?\n", text + "\n"):
-        code = "\n".join(line for line in stmt.splitlines() if not line.strip().startswith("--")).strip()
-        if code:
-            out.append(code)
+def header(name: str) -> dict[str, list[str]]:
+    """The ``reads`` / ``writes`` / ``takes`` lines of a SQL file's header, as lists of names."""
+    out = {"reads": [], "writes": [], "takes": []}
+    for line in sql(name).splitlines():
+        if not line.startswith("--"):
+            break
+        key, _, rest = line[2:].strip().partition(":")
+        if key in out:
+            out[key] += [w.strip().lstrip("$") for w in rest.replace(" and ", ",").split(",") if w.strip()]
     return out
 
 
-def run_script(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
-    """Run every statement of sql/<name>, each with the named parameters ($name) it uses."""
+def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, relations: dict | None = None):
+    """Run every statement of SQL file ``name`` in order, each with the named parameters it uses.
+
+    ``relations`` ({name: Arrow table or DataFrame}) are visible to the SQL under those names while it
+    runs. Returns the connection holding the last statement's result (fetch from it)."""
     params = params or {}
-    for stmt in statements(sql(name)):
-        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", stmt)}
-        con.execute(stmt, used or None).fetchall()  # DuckDB 2 wants every result consumed
+    statements = con.extract_statements(sql(name))
+    registered = []
+    try:
+        for rel_name, rel in (relations or {}).items():
+            con.register(rel_name, rel)
+            registered.append(rel_name)
+        for i, stmt in enumerate(statements):
+            missing = stmt.named_parameters - params.keys()
+            if missing:
+                raise KeyError(f"{name}: statement {i + 1} needs parameter(s) {sorted(missing)}")
+            con.execute(stmt, {k: params[k] for k in stmt.named_parameters} or None)
+            if i < len(statements) - 1:
+                con.fetchall()  # DuckDB wants each result consumed before the next statement
+        return con
+    finally:
+        for rel_name in registered:
+            con.unregister(rel_name)
+
+
+def run_script(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
+    """Run a SQL file for its effects (legacy spelling of ``run``)."""
+    run(con, name, params).fetchall()
 
 
 def _schema_files() -> list[str]:
