@@ -6,7 +6,6 @@ SendGrid SDK with tenacity.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,7 +87,7 @@ def live(monkeypatch, slack, sendgrid):
 @pytest.fixture
 def fast(settings):
     """Short timeouts so fault tests stay quick."""
-    return dataclasses.replace(settings, delivery_timeout_s=1.0)
+    return settings.replace(delivery_timeout_s=1.0)
 
 
 # --- exactly once through faults and reruns ----------------------------------------------------------
@@ -142,7 +141,7 @@ def test_email_payload_carries_action_id_categories_and_unsubscribe(con, setting
     monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection(asm_group_id=4242))
     add_action(con, "email-asm", "email", email_detail(1, category="educational"))
     con.close()
-    relay.deliver(dataclasses.replace(settings, sendgrid_sandbox=True))
+    relay.deliver(settings.replace(sendgrid_sandbox=True))
     (mail,) = sendgrid.mails
     assert mail["custom_args"]["action_id"] == "email-asm"
     assert mail["custom_args"]["campaign"] == "onboarding" and mail["custom_args"]["step"] == "2"
@@ -206,7 +205,7 @@ def test_a_rejected_payload_fails_with_sendgrids_reason_and_gives_up_after_max_a
     _, sendgrid = live
     add_action(con, "bad-to", "email", email_detail(1, to_email="someone@localhost"))
     con.close()
-    s = dataclasses.replace(settings, delivery_max_attempts=2)
+    s = settings.replace(delivery_max_attempts=2)
     assert relay.deliver(s) == {"email": {"failed": 1}}
     assert relay.deliver(s) == {"email": {"failed": 1}}
     assert relay.deliver(s) == {}  # no attempts left: it stays failed, visibly
@@ -227,7 +226,7 @@ def test_a_crash_after_sending_does_not_send_again(con, settings, live):
     assert relay.claim(con, settings) == []  # the lease keeps another relay off these rows
     con.close()
 
-    after_lease = dataclasses.replace(settings, delivery_lease_s=0.0)
+    after_lease = settings.replace(delivery_lease_s=0.0)
     assert relay.deliver(after_lease) == {"slack_alert": {"sent": 1}, "email": {"sent": 1}}
     assert slack_ids(slack) == ["alert-c"] and sendgrid_ids(sendgrid) == ["email-c"]
     with store.connect(settings) as c:
@@ -244,7 +243,7 @@ def test_a_crash_before_the_journal_resends_at_most_once(con, settings, live):
     for entry in (settings.work_dir / "delivery-journal").glob("*.json"):  # the window: journal never written
         entry.unlink()
     con.close()
-    after_lease = dataclasses.replace(settings, delivery_lease_s=0.0)
+    after_lease = settings.replace(delivery_lease_s=0.0)
     relay.deliver(after_lease)
     relay.deliver(after_lease)
     assert slack_ids(slack) == ["alert-w", "alert-w"]  # the documented at-most-once-more
@@ -322,7 +321,7 @@ def test_holds_mirror_to_a_suppression_group_when_configured(con, settings, live
     _, sendgrid = live
     add_action(con, "hold-m", "hold", {"to_email": "held@example.com"}, user_id="held")
     con.close()
-    s = dataclasses.replace(settings, sendgrid_hold_group_id=77)
+    s = settings.replace(sendgrid_hold_group_id=77)
     assert relay.deliver(s) == {"hold": {"sent": 1}}
     assert sendgrid.suppressions == {77: {"held@example.com"}}
     with store.connect(s) as c:

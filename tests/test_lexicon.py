@@ -158,8 +158,7 @@ def test_score_text_lines_scores_in_batches(scorer):
 
 
 def test_get_scorer_by_name(settings):
-    from dataclasses import replace
 
     assert get_scorer(settings).name == "lexicon"
     with pytest.raises(ValueError, match="lexicon"):
-        get_scorer(replace(settings, scorer="nonsense"))
+        get_scorer(settings.replace(scorer="nonsense"))

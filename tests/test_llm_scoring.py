@@ -6,7 +6,6 @@ answer, and an unchanged context costs no request.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import threading
@@ -31,7 +30,7 @@ def server():
 def llm_settings(settings, server, monkeypatch):
     """Settings for the LLM path, with connection openai_default pointing at the stand-in."""
     monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", server.connection(model=MODEL))
-    return dataclasses.replace(settings, scorer="openai", llm_timeout_s=2.0, llm_max_retries=2,
+    return settings.replace(scorer="openai", llm_timeout_s=2.0, llm_max_retries=2,
                                llm_concurrency=4, llm_batch_poll_s=0.01)
 
 
@@ -141,7 +140,7 @@ def test_refusal_falls_back(llm_settings, server):
 
 
 def test_hang_beyond_timeout_falls_back(llm_settings, server):
-    s = dataclasses.replace(llm_settings, llm_timeout_s=0.3, llm_max_retries=1)
+    s = llm_settings.replace(llm_timeout_s=0.3, llm_max_retries=1)
     server.hang_next(2, times=2)
     [j] = OpenAIScorer(s).score_users([ctx("u1", "still broken")])
     assert j.scorer == "lexicon (fallback)" and "timeout" in j.fallback
@@ -175,7 +174,7 @@ def test_concurrency_is_bounded(llm_settings, server):
         return keyword_answer(body)
 
     server.responder = slow
-    s = dataclasses.replace(llm_settings, llm_concurrency=3)
+    s = llm_settings.replace(llm_concurrency=3)
     OpenAIScorer(s).score_users([ctx(f"u{i}", f"hello {i}") for i in range(9)])
     assert 1 < peak[0] <= 3
 
@@ -246,7 +245,7 @@ def test_injected_instructions_do_not_change_the_outcome(llm_settings, server, t
 
 
 def test_texts_are_capped(llm_settings, server):
-    s = dataclasses.replace(llm_settings, llm_max_text_chars=200, llm_texts_per_user=2)
+    s = llm_settings.replace(llm_max_text_chars=200, llm_texts_per_user=2)
     long = "still broken " * 1000
     [j] = OpenAIScorer(s).score_users([ctx("u1", long, "second", "third, not sent")])
     _, data = split_prompt(server.chat_bodies()[0])
@@ -297,7 +296,7 @@ def test_score_texts_with_fallback(llm_settings, server):
 def test_missing_connection_is_a_clear_error(settings, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_OPENAI_DEFAULT", raising=False)
     with pytest.raises(RuntimeError, match="openai_default"):
-        OpenAIScorer(dataclasses.replace(settings, scorer="openai"))
+        OpenAIScorer(settings.replace(scorer="openai"))
 
 
 def test_connection_format_of_the_provider_hook(settings, server, monkeypatch):
@@ -305,7 +304,7 @@ def test_connection_format_of_the_provider_hook(settings, server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", json.dumps({
         "conn_type": "openai", "host": "https://unreachable.invalid/v1", "password": "sk-x",
         "extra": {"openai_client_kwargs": {"base_url": server.base_url, "default_headers": {"X-Team": "cs"}}}}))
-    s = dataclasses.replace(settings, llm_max_retries=0, llm_timeout_s=2.0)
+    s = settings.replace(llm_max_retries=0, llm_timeout_s=2.0)
     [j] = OpenAIScorer(s).score_users([ctx("u1", "hello")])
     assert j.fallback is None and j.scorer == f"openai:{s.openai_model}"
     [req] = server.requests
@@ -315,7 +314,7 @@ def test_connection_format_of_the_provider_hook(settings, server, monkeypatch):
 
 
 def test_batch_api_mode(llm_settings, server):
-    s = dataclasses.replace(llm_settings, llm_batch_api=True)
+    s = llm_settings.replace(llm_batch_api=True)
     server.batch_polls_until_done = 2
     users = [ctx("u1", "still broken"), ctx("u2", "thanks, works now")]
     server.refuse_next()

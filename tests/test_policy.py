@@ -6,7 +6,6 @@ and enrolments come from events, as in production.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -66,10 +65,10 @@ def run(con, settings):
     """decide() as the pipeline calls it, inside a transaction; returns its summary."""
     from empathy import policy, store
 
-    base = replace(settings, holdout_pct=0.0)
+    base = settings.replace(holdout_pct=0.0)
 
     def _run(hours, user_ids=None, simulate=False, run_id=None, **overrides):
-        s = replace(base, **overrides)
+        s = base.replace(**overrides)
         with store.transaction(con):
             return policy.decide(con, s, at_h(hours), run_id=run_id or f"run-{hours}", simulate=simulate,
                                  user_ids=user_ids)
@@ -393,7 +392,7 @@ def test_backfill_windows_share_one_simulation_and_skip_stale_steps(con, setting
     insert_events(con, person("old", hours=-24 * 30) + person("new"))
     put_state(con, "old", "exploring", 0.1)
     put_state(con, "new", "exploring", 0.1)
-    s = replace(settings, holdout_pct=0.0)
+    s = settings.replace(holdout_pct=0.0)
     with store.transaction(con):
         for h in range(6):  # six hourly windows of one backfill
             policy.decide(con, s, at_h(h + 0.5), run_id=f"backfill__{h}", simulate=True, sim_key="backfill-7")

@@ -1,8 +1,6 @@
 """Behavioural detectors: each seed threshold holds on both sides, and each signal says what/where/when."""
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from empathy import signals
@@ -67,7 +65,7 @@ def test_vendor_rage_click_events_count(con, settings, event):
 
 
 def test_rage_threshold_comes_from_settings(con, settings):
-    strict = dataclasses.replace(settings, rage_clicks=4)
+    strict = settings.replace(rage_clicks=4)
     insert_events(con, [click("u", "Save", at=t) for t in (0, 1, 2)])
     assert of(signals.evidence(con, strict, AS_OF, ["u"]).get("u", []), "rage_clicks") == []
     assert of(signals.evidence(con, settings, AS_OF, ["u"]).get("u", []), "rage_clicks")

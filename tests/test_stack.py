@@ -196,7 +196,7 @@ def test_same_user_state_and_actions_as_the_embedded_runs(ran, tmp_path):
 
     home = tmp_path / "embedded"
     shutil.copytree(s.empathy_home / "landing", home / "landing")  # the very same files, mtimes kept
-    settings = config.load(environ={"EMPATHY_HOME": str(home), "EMPATHY_LANDING_SETTLE_S": "0"})
+    settings = config.load({"home": str(home), "landing_settle_s": 0})
     _replay(settings, result["runs"], result["tasks"])
 
     celery_states, celery_actions = _results(result["db_path"])

@@ -244,12 +244,11 @@ def test_since_window_selects_users_active_in_it(con, settings):
 
 
 def test_apply_stores_llm_answers_and_prepare_finds_them(con, settings, monkeypatch):
-    import dataclasses
 
     from empathy.scoring import llm
 
     monkeypatch.setattr(llm, "model_for", lambda s: "gpt-4o-mini")
-    llm_settings = dataclasses.replace(settings, scorer="openai")
+    llm_settings = settings.replace(scorer="openai")
     insert_events(con, [ticket("L", "t1", "The export keeps failing", at=0)])
     [ctx] = state.prepare(con, llm_settings, at(600), ["L"])
     assert ctx.cached is None and ctx.texts[0].text == "The export keeps failing"
