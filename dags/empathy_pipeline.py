@@ -4,25 +4,27 @@
 Turns interaction logs into how each customer feels, and changes their journey accordingly.
 
 ```
-landing/*.jsonl -> ingest -> prepare_scoring -> score_batch (mapped) -> apply_and_decide -> choose_deliveries
-                                                                                            |-> slack_alerts (claim, send, record)
-                                                                                            |-> emails (claim, send, record)
-                                                                                            |-> holds
-                                                                                            `-> nothing_to_deliver
-                                                                                         -> summary
+check_run -> ingest -> prepare -> score (one per batch) -> decide -> slack_alerts: claim -> send -> record  -> report
+                                                                  \\-> emails: claim -> send -> record      /
 ```
 
-* **ingest**: new files in `$EMPATHY_HOME/landing/` into `events` (bad lines to `quarantine`, with a reason).
-* **prepare_scoring / score_batch**: behavioural detectors (rage clicks, API error streaks, docs dwell, ...)
-  and text sentiment (offline lexicon, or the LLM through `openai_default`) for users with new activity.
-* **apply_and_decide**: `user_state` and its history, and the decisions it causes (holds, Slack alerts,
-  drip emails) as rows in `actions`, in one transaction.
-* **deliveries**: send pending actions exactly once; without a connection, previews go to `outbox/`.
+* **check_run**: refuses a run whose configuration has a key that is not a Param (`dryrun`) or a value out
+  of range, before anything is read or decided.
+* **ingest**: new files in `$EMPATHY_HOME/landing/` into `events` (bad lines to `quarantine`, unreadable
+  files to `ingest_errors`, each with a reason).
+* **prepare / score**: behavioural detectors (rage clicks, API error streaks, docs dwell, ...) for users
+  with new activity, and text sentiment (offline lexicon, or the LLM through `openai_default`) per batch.
+* **decide**: `user_state` and its history, and the decisions they cause (holds, Slack alerts, drip
+  emails) as rows in `actions`, in one transaction. Holds take effect here; simulations write their
+  previews here.
+* **slack_alerts / emails**: send pending actions exactly once; without a connection, previews go to `outbox/`.
+* **report**: what the run did, in words (also on the Empathy page, `/empathy/runs/<run id>`).
 
-**Params**: `dry_run` records and previews every decision and sends nothing. Backfills (DAG page >
-Trigger > Backfill, `airflow backfill create`, or the REST API) recompute states for their data
-intervals and simulate every action unless `deliver` is true. Thresholds left empty use the deployment's
-settings (environment variables, see the README).
+**Run configuration**: *Dry run* decides and previews everything and sends nothing. Backfills (DAG page
+> Trigger > Backfill, `airflow backfill create`, or `POST /api/v2/backfills`) recompute their windows and
+simulate every action unless *Deliver during a backfill* is on; the windows of one backfill (and
+consecutive dry runs) carry cooldowns, caps and holds across them as real runs would. Thresholds left
+empty use the deployment's settings (environment variables, see the README).
 """
 from __future__ import annotations
 
@@ -30,17 +32,18 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
 
+from empathy.config import run_params
 from empathy.connections import notify_failure
-from empathy.runs import (
-    DUCKDB_TASK,
-    PIPELINE_CRON,
-    THRESHOLD_PARAMS,
-    is_simulated,
-    run_settings,
-    run_window,
-)
+from empathy.runs import DUCKDB_TASK, PIPELINE_CRON, RUN_DEFAULTS, RUN_OPTIONS
 
-CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email"]}
+CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email", "hold", "release"]}
+
+
+def _params() -> dict:
+    """The trigger form: run options first, then thresholds by section (empty = the deployment's setting)."""
+    form = {name: Param(RUN_DEFAULTS[name], **schema) for name, schema in RUN_OPTIONS.items()}
+    form.update({name: Param(None, **schema) for name, schema in run_params().items()})
+    return form
 
 
 @dag(
@@ -52,112 +55,94 @@ CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email"]}
     doc_md=__doc__,
     tags=["empathy"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=20), "on_failure_callback": notify_failure},
-    params={
-        "dry_run": Param(False, type="boolean", description="Record and preview every decision; send nothing."),
-        "deliver": Param(False, type="boolean",
-                         description="Backfills simulate every action unless this is true."),
-        "scorer": Param("default", enum=["default", "lexicon", "openai"],
-                        description="Text scorer for this run; `default` = EMPATHY_SCORER."),
-        **{name: Param(None, type=["null", kind], description=doc) for name, (kind, doc) in THRESHOLD_PARAMS.items()},
-    },
+    params=_params(),
 )
 def empathy_pipeline():
+    @task(retries=0)
+    def check_run(**context) -> dict:
+        from empathy.runs import check_conf, run_info
+
+        check_conf(context["dag_run"].conf)
+        run = run_info(context)
+        print(f"{run.mode} run {run.run_id} as of {run.as_of.isoformat()}"
+              + (f" (simulation scope {run.scope!r})" if run.scope else ""))
+        return run.as_dict()
+
     @task(**DUCKDB_TASK)
-    def ingest(**context) -> dict:
+    def ingest(run: dict, **context) -> dict:
         from empathy import pipeline
+        from empathy.runs import RunInfo, run_settings
 
-        report = pipeline.ingest(run_settings(context), run_id=context["run_id"])
-        print(f"ingest: {report['totals']}")
-        return report["totals"]
+        return pipeline.ingest(run_settings(context), RunInfo.from_dict(run))
 
     @task(**DUCKDB_TASK)
-    def prepare_scoring(**context) -> list[str]:
+    def prepare(run: dict, **context) -> list[str]:
         from empathy import pipeline
+        from empathy.runs import RunInfo, run_settings
 
-        as_of, since = run_window(context)
-        batches = pipeline.prepare_scoring(run_settings(context), as_of, since, context["run_id"])
-        print(f"{len(batches)} scoring batches as of {as_of.isoformat()} (window start {since})")
-        return batches
+        return pipeline.prepare(run_settings(context), RunInfo.from_dict(run))
 
     @task(retries=3)
-    def score_batch(batch_path: str, **context) -> str:
+    def score(batch_path: str, **context) -> str:
         from empathy import pipeline
+        from empathy.runs import run_settings
 
         return pipeline.score_batch(run_settings(context), batch_path)
 
-    @task(**DUCKDB_TASK, trigger_rule="none_failed")
-    def apply_and_decide(judgement_paths, **context) -> dict:
+    @task.branch(**DUCKDB_TASK, trigger_rule="none_failed")
+    def decide(run: dict, judgement_paths, **context) -> list[str]:
         from empathy import pipeline
+        from empathy.runs import RunInfo, run_settings
 
-        as_of, _ = run_window(context)
-        result = pipeline.apply_and_decide(run_settings(context), as_of, list(judgement_paths or []),
-                                           context["run_id"], simulate=is_simulated(context))
-        print(f"decided: {result}")
-        return result
-
-    @task.branch
-    def choose_deliveries(decided: dict) -> list[str]:
-        pending = decided.get("pending", {})
+        result = pipeline.decide(run_settings(context), RunInfo.from_dict(run), list(judgement_paths or []))
+        pending = result["pending"]
         chosen = [f"{group}.claim" for group, kinds in CHANNELS.items() if any(pending.get(k) for k in kinds)]
-        if pending.get("hold") or pending.get("release"):
-            chosen.append("holds")
-        return chosen or ["nothing_to_deliver"]
-
-    @task(**DUCKDB_TASK)
-    def holds(**context) -> dict:
-        from empathy import pipeline
-
-        return pipeline.deliver_in_process(run_settings(context), ["hold", "release"], context["run_id"],
-                                           force_simulate=is_simulated(context))
-
-    @task
-    def nothing_to_deliver() -> str:
-        return "no pending actions"
+        return chosen or ["report"]
 
     @task(**DUCKDB_TASK, trigger_rule="none_failed_min_one_success")
-    def summary(**context) -> dict:
+    def report(run: dict, **context) -> str:
         from empathy import pipeline
+        from empathy.runs import run_settings
 
         settings = run_settings(context)
-        result = pipeline.summary(settings, run_id=context["run_id"], write_snapshot=True)
-        print(pipeline.format_summary(result))
-        pipeline.clean_run(settings, context["run_id"])  # every upstream task succeeded or was skipped
-        return {"events": result["events"], "actions": [list(r) for r in result["actions"]]}
+        text = pipeline.report(settings, run["run_id"])
+        print(text)
+        pipeline.clean_run(settings, run["run_id"])  # every upstream task succeeded or was skipped
+        return text
 
-    batches = prepare_scoring()
-    ingest() >> batches
-    decided = apply_and_decide(score_batch.expand(batch_path=batches))
-    branch = choose_deliveries(decided)
-    finals = [holds(), nothing_to_deliver()]
+    run = check_run()
+    batches = prepare(run)
+    ingest(run) >> batches
+    chosen = decide(run, score.expand(batch_path=batches))
+    done = report(run)
+    chosen >> done
 
     for group_id, kinds in CHANNELS.items():
         with TaskGroup(group_id=group_id):
             @task(task_id="claim", **DUCKDB_TASK)
-            def claim(kinds=kinds, **context) -> str:
+            def claim(run: dict, kinds=kinds, **context) -> str:
                 from empathy import pipeline
+                from empathy.runs import RunInfo, run_settings
 
-                return pipeline.claim_deliveries(run_settings(context), kinds, context["run_id"],
-                                                 force_simulate=is_simulated(context))
+                return pipeline.claim(run_settings(context), RunInfo.from_dict(run), kinds)
 
             @task(task_id="send", retries=3)
-            def send(claimed_path: str, **context) -> str:
+            def send(run: dict, claimed_path: str, **context) -> str:
                 from empathy import pipeline
+                from empathy.runs import RunInfo, run_settings
 
-                return pipeline.send_deliveries(run_settings(context), claimed_path,
-                                                force_simulate=is_simulated(context))
+                return pipeline.send(run_settings(context), claimed_path, RunInfo.from_dict(run))
 
             @task(task_id="record", **DUCKDB_TASK)
-            def record(outcomes_path: str, **context) -> dict:
+            def record(run: dict, outcomes_path: str, **context) -> dict:
                 from empathy import pipeline
+                from empathy.runs import RunInfo, run_settings
 
-                return pipeline.record_deliveries(run_settings(context), outcomes_path)
+                return pipeline.record(run_settings(context), RunInfo.from_dict(run), outcomes_path)
 
-            claimed = claim()
-            branch >> claimed
-            finals.append(record(send(claimed)))
-
-    branch >> finals[:2]
-    finals >> summary()
+            claimed = claim(run)
+            chosen >> claimed
+            record(run, send(run, claimed)) >> done
 
 
 empathy_pipeline()

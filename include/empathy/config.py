@@ -172,6 +172,10 @@ class Settings(BaseSettings):
         "EMPATHY_DELIVERY_MAX_RETRY_AFTER_S", 60.0,
         "Longest SendGrid Retry-After waited within a run; a longer one leaves the action `failed` for the next run.",
         ge=0)
+    delivery_batch: int = _setting(
+        "EMPATHY_DELIVERY_BATCH", 10000,
+        "Alerts and emails one run sends per kind at most (the rest go with the next run); holds have no cap.",
+        ge=1)
     delivery_lease_s: float = _setting(
         "EMPATHY_DELIVERY_LEASE_S", 900.0,
         "A claimed action not recorded within this many seconds (its relay crashed) may be claimed again.", ge=0)

@@ -118,6 +118,15 @@ def openai_client(conn_id: str = "openai_default", timeout_s: float = 30.0, max_
     return openai.OpenAI(api_key=api_key, base_url=base_url, **kwargs)
 
 
+def airflow_base_url() -> str | None:
+    """Airflow's configured ``[api] base_url`` (where the Empathy page lives), or None outside Airflow."""
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # Airflow not installed: no page to link to
+        return None
+    return conf.get("api", "base_url", fallback=None) or None
+
+
 def notify_failure(context) -> None:
     """Failure alert through Airflow's SlackNotifier when Slack is configured; otherwise the log says it."""
     from empathy.config import load

@@ -1,12 +1,15 @@
-"""What a DAG run means to Empathy: its settings (Params over the environment), its time window,
-whether it may deliver, and the one-writer pool and queue its DuckDB tasks take.
+"""What a DAG run means to Empathy: its settings (Params over the environment), its time window, whether
+it may deliver or only simulate (and in which simulation), and the one-writer pool and queue its DuckDB
+tasks take.
 
-Plain Python over Airflow's task context (a dict): the DAG files import this at parse time, so it
-imports nothing heavy at module level.
+Plain Python over Airflow's task context (a dict): the DAG files import this at parse time, so it imports
+nothing heavy at module level.
 """
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 # When empathy_pipeline runs (a data-interval cron: each run covers the interval since the previous one).
@@ -18,17 +21,71 @@ DUCKDB_POOL = "duckdb"
 DUCKDB_QUEUE = os.environ.get("EMPATHY_DUCKDB_QUEUE", "duckdb")
 DUCKDB_TASK = {"pool": DUCKDB_POOL, "queue": DUCKDB_QUEUE}
 
-# Params a marketer may set in the trigger form; None means "the deployment's setting" (environment).
-THRESHOLD_PARAMS = {
-    "rage_clicks": ("integer", "Clicks on one element within the rage window that make a rage click (default 3)."),
-    "rage_window_s": ("number", "Rage-click window in seconds (default 10)."),
-    "api_error_streak": ("integer", "Consecutive failed API requests that make a streak (default 3)."),
-    "docs_dwell_s": ("number", "Seconds on a docs page without running a command that mean confused (default 300)."),
-    "high_value_mrr": ("number", "MRR at or above which an account gets concierge Slack alerts (default 1000)."),
-    "alert_cooldown_h": ("number", "Hours between two alerts for one account, unless it gets worse (default 24)."),
-    "email_cap_per_day": ("integer", "Non-transactional emails per user per 24 h (default 1)."),
-    "holdout_pct": ("number", "Share of users (0-100) kept on the standard drip, to measure uplift (default 10)."),
+# The run configuration a marketer may give (the trigger form; a backfill's dag_run_conf), besides the
+# thresholds (empathy.config.run_params): the JSON schema of each, for the DAG's Params.
+RUN_OPTIONS = {
+    "dry_run": {"type": "boolean", "title": "Dry run",
+                "description": "Decide and preview everything, send nothing. Dry runs form one simulated "
+                               "timeline (per scenario): cooldowns, caps and holds carry across them as across "
+                               "real runs.", "section": "Run"},
+    "deliver": {"type": "boolean", "title": "Deliver during a backfill",
+                "description": "Backfills simulate every action unless this is on (then they send for real).",
+                "section": "Run"},
+    "scorer": {"type": "string", "enum": ["default", "lexicon", "openai"], "title": "Text scorer",
+               "description": "`default` = the deployment's EMPATHY_SCORER; `lexicon` offline; `openai` the LLM.",
+               "section": "Run"},
+    "scenario": {"type": ["null", "string"], "title": "Scenario",
+                 "description": "A name for this simulation (letters, digits, - and _). Dry runs and backfills "
+                                "with the same scenario share one simulated timeline; empty = the default one.",
+                 "pattern": "^[A-Za-z0-9_-]{0,40}$", "section": "Run"},
 }
+RUN_DEFAULTS = {"dry_run": False, "deliver": False, "scorer": "default", "scenario": None}
+# Keys Empathy itself puts in a run's conf (the landing watch says where a run came from).
+SYSTEM_CONF_KEYS = {"source"}
+
+
+class RunConfError(ValueError):
+    """A run configuration that is refused before anything is decided; the message names the key."""
+
+
+def threshold_names() -> list[str]:
+    from empathy.config import run_params
+
+    return list(run_params())
+
+
+def check_conf(conf: dict | None) -> None:
+    """Refuse keys that are not Params (a typo such as ``dryrun`` would otherwise run for real) and values
+    out of range, naming the key. Airflow checks Params of a triggered run against their schema; a
+    backfill's conf and keys outside the Params reach the run unchecked, so the first task asks here."""
+    from empathy.config import SettingsError, load
+
+    conf = dict(conf or {})
+    known = set(RUN_OPTIONS) | set(threshold_names()) | SYSTEM_CONF_KEYS
+    unknown = sorted(set(conf) - known)
+    if unknown:
+        hint = {k: _closest(k, known) for k in unknown}
+        raise RunConfError("unknown run configuration key(s): " + ", ".join(
+            f"{k!r}" + (f" (did you mean {hint[k]!r}?)" if hint[k] else "") for k in unknown)
+            + ". Valid keys: " + ", ".join(sorted(known - SYSTEM_CONF_KEYS)))
+    for key in ("dry_run", "deliver"):
+        if key in conf and not isinstance(conf[key], bool):
+            raise RunConfError(f"{key!r} must be true or false, got {conf[key]!r}")
+    if conf.get("scorer") not in (None, *RUN_OPTIONS["scorer"]["enum"]):
+        raise RunConfError(f"'scorer' must be one of {RUN_OPTIONS['scorer']['enum']}, got {conf['scorer']!r}")
+    if conf.get("scenario") is not None and not re.fullmatch(RUN_OPTIONS["scenario"]["pattern"], str(conf["scenario"])):
+        raise RunConfError(f"'scenario' may hold letters, digits, - and _ only (at most 40), got {conf['scenario']!r}")
+    try:
+        load({k: conf.get(k) for k in threshold_names()})
+    except SettingsError as exc:
+        raise RunConfError(str(exc).replace("invalid settings: ", "out of range: ")) from None
+
+
+def _closest(key: str, known: set[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return match[0] if match else None
 
 
 def run_type(context) -> str:
@@ -38,15 +95,20 @@ def run_type(context) -> str:
     return str(getattr(value, "value", value))
 
 
+def overrides(context) -> dict:
+    """The run's threshold Params that are set (None = the deployment's setting)."""
+    params = context["params"]
+    out = {name: params.get(name) for name in threshold_names() if params.get(name) is not None}
+    if params.get("scorer") not in (None, "", "default"):
+        out["scorer"] = params["scorer"]
+    return out
+
+
 def run_settings(context):
     """Settings for this run: the environment's, overridden by the run's Params."""
     from empathy import config
 
-    params = context["params"]
-    overrides = {name: params.get(name) for name in THRESHOLD_PARAMS}
-    if params.get("scorer") not in (None, "", "default"):
-        overrides["scorer"] = params["scorer"]
-    return config.load(overrides)
+    return config.load(overrides(context))
 
 
 def run_window(context) -> tuple[datetime, datetime | None]:
@@ -60,9 +122,51 @@ def run_window(context) -> tuple[datetime, datetime | None]:
     return moment, None
 
 
+@dataclass(frozen=True)
+class RunInfo:
+    """One pipeline run as the stages see it."""
+    run_id: str
+    run_type: str
+    as_of: datetime
+    since: datetime | None
+    mode: str                  # "live" | "dry run" | "backfill"
+    scope: str                 # '' for live runs; else the simulation scope its decisions belong to
+    overrides: dict
+    base_url: str | None = None
+
+    @property
+    def simulate(self) -> bool:
+        return self.mode != "live"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunInfo:
+        """The RunInfo ``as_dict`` made (it travels between tasks as XCom)."""
+        return cls(**{**d, "as_of": datetime.fromisoformat(d["as_of"]),
+                      "since": datetime.fromisoformat(d["since"]) if d.get("since") else None})
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["as_of"] = self.as_of.isoformat()
+        d["since"] = self.since.isoformat() if self.since else None
+        return d
+
+
+def run_info(context, base_url: str | None = None) -> RunInfo:
+    """What this run is: dry runs simulate in the dry-run scope (or their scenario's); backfills simulate
+    in the backfill scope unless `deliver` is true; everything else is live."""
+    params = context["params"]
+    kind = run_type(context)
+    as_of, since = run_window(context)
+    scenario = params.get("scenario") or ""
+    if params.get("dry_run"):
+        mode, scope = "dry run", "dry-run" + (f":{scenario}" if scenario else "")
+    elif kind == "backfill" and not params.get("deliver"):
+        mode, scope = "backfill", "backfill" + (f":{scenario}" if scenario else "")
+    else:
+        mode, scope = "live", ""
+    return RunInfo(context["run_id"], kind, as_of, since, mode, scope, overrides(context), base_url)
+
+
 def is_simulated(context) -> bool:
     """Dry runs simulate; backfills simulate unless `deliver` is explicitly true."""
-    params = context["params"]
-    if params.get("dry_run"):
-        return True
-    return run_type(context) == "backfill" and not params.get("deliver")
+    return run_info(context).simulate

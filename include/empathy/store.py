@@ -80,6 +80,17 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, r
             con.unregister(rel_name)
 
 
+def insert(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> None:
+    """Insert the rows of SQL file ``name`` (one SELECT) into ``table``, matching columns by name."""
+    params = params or {}
+    [stmt] = con.extract_statements(sql(name))
+    missing = stmt.named_parameters - params.keys()
+    if missing:
+        raise KeyError(f"{name}: needs parameter(s) {sorted(missing)}")
+    con.execute(f"INSERT INTO {table} BY NAME ({stmt.query.strip().rstrip(';')})",
+                {k: params[k] for k in stmt.named_parameters} or None).fetchall()
+
+
 def run_script(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
     """Run a SQL file for its effects (legacy spelling of ``run``)."""
     run(con, name, params).fetchall()
@@ -91,9 +102,32 @@ def _schema_files() -> list[str]:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or upgrade every table. Schema files are idempotent (IF NOT EXISTS) and run in name order."""
+    """Create or upgrade every table. Schema files are idempotent (IF NOT EXISTS) and run in name order;
+    then the table ``signal_catalog`` is brought in line with ``empathy.signals.catalog``."""
     for name in _schema_files():
         run_script(con, f"schema/{name}")
+    _sync_catalog(con)
+
+
+def _sync_catalog(con: duckdb.DuckDBPyConnection) -> None:
+    import hashlib
+    import json
+
+    import pyarrow as pa
+
+    from empathy.signals.catalog import catalog_rows
+
+    rows = catalog_rows()
+    version = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]
+    if con.execute("SELECT value FROM empathy_meta WHERE key = 'signal_catalog'").fetchall() == [(version,)]:
+        return
+    con.execute("DELETE FROM signal_catalog").fetchall()
+    con.register("_catalog_in", pa.Table.from_pylist(rows))
+    try:
+        con.execute("INSERT INTO signal_catalog BY NAME SELECT * FROM _catalog_in").fetchall()
+    finally:
+        con.unregister("_catalog_in")
+    con.execute("INSERT OR REPLACE INTO empathy_meta VALUES ('signal_catalog', ?)", [version]).fetchall()
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

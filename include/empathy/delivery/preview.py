@@ -89,15 +89,21 @@ def slack_alert(outbox: Path, row: dict, channel: str, mode: str) -> Path:
     return path
 
 
-def hold(outbox: Path, row: dict, mode: str) -> Path:
-    """Append the hold/release as one JSON line."""
+def holds(outbox: Path, rows: list[dict]) -> Path:
+    """Append holds and releases as JSON lines (their preview: they take effect inside Empathy)."""
     path = outbox / "holds.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = {k: row.get(k) for k in ("action_id", "kind", "user_id", "account_id", "reason", "as_of", "run_id")}
-    line["mode"] = mode
     with _append_lock, path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        for row in rows:
+            line = {k: row.get(k) for k in ("action_id", "kind", "user_id", "account_id", "reason", "as_of", "run_id")}
+            line["mode"] = "simulated" if row.get("simulate") else "live"
+            fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
     return path
+
+
+def hold(outbox: Path, row: dict, mode: str) -> Path:
+    """One hold/release claimed for the SendGrid mirror: its preview line."""
+    return holds(outbox, [{**row, "simulate": mode == "simulated"}])
 
 
 def note(outbox: Path, row: dict, path: Path | None, mode: str, at: str) -> None:

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from empathy import connections, store
 from empathy.config import Settings
+from empathy.content import emails
 from empathy.delivery import preview
 from empathy.delivery import sendgrid as sg_sender
 from empathy.delivery import slack as slack_sender
@@ -46,33 +47,35 @@ def _deliverable_window(settings: Settings, failed_before: datetime | None = Non
             "failed_before": failed_before or now + timedelta(days=1)}
 
 
-def deliverable_counts(con, settings: Settings) -> dict[str, int]:
-    """How many actions of each kind a relay could claim now (what the pipeline branches on)."""
+def deliverable_counts(con, settings: Settings, scope: str = "") -> dict[str, int]:
+    """How many actions of each kind a relay could claim now in ``scope`` (what the pipeline branches on)."""
     return dict(con.execute(
         "SELECT kind, count(*) FROM actions "
         "WHERE deliverable(status, attempts, updated_at, $max_attempts, $stale_before, $failed_before) "
-        "GROUP BY kind", _deliverable_window(settings)).fetchall())
+        "AND scope = $scope GROUP BY kind", {**_deliverable_window(settings), "scope": scope}).fetchall())
 
 
-def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit: int = 1000,
+def claim(con, settings: Settings, kinds=None, scope: str = "", limit: int | None = None,
           failed_before: datetime | None = None) -> list[dict]:
-    """Claim up to ``limit`` deliverable actions (oldest first) and return them as JSON-ready dicts.
+    """Claim up to ``limit`` (default ``delivery_batch``) deliverable actions of ``scope`` (oldest first) and
+    return them as JSON-ready dicts. Rows whose earlier claim expired (a crash) are counted in the log.
 
-    ``run_id`` limits the claim to one run's actions (a backfill or dry run must not touch other
-    runs' rows); None takes every deliverable row, including earlier runs' failures.
-    ``failed_before`` retries only failures recorded before that time (``deliver`` uses it so a
-    row failing now waits for the next run instead of being hammered in a loop).
-    """
+    ``failed_before`` retries only failures recorded before that time (``deliver`` uses it so a row failing
+    now waits for the next run instead of being hammered in a loop)."""
     kinds = list(kinds or KINDS)
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown action kinds {sorted(unknown)}")
     window = _deliverable_window(settings, failed_before)
     with store.transaction(con):
-        con.execute(store.sql("delivery/give_up.sql"),
-                    {"max_attempts": window["max_attempts"], "stale_before": window["stale_before"]})
-        cur = con.execute(store.sql("delivery/claim.sql"), {
-            **window, "kinds": kinds, "run_id": run_id or "", "limit": int(limit)})
+        store.run(con, "delivery/give_up.sql", {"max_attempts": window["max_attempts"],
+                                                "stale_before": window["stale_before"]}).fetchall()
+        stale = con.execute("SELECT count(*) FROM _stale_leases WHERE list_contains(?, kind)", [kinds]).fetchall()[0][0]
+        if stale:  # reported by the run report (stale_leases) too
+            log.warning("%d action(s) were claimed by a sending step that never recorded (crashed?): "
+                        "claimed again, the journal keeps a sent one from going twice", stale)
+        cur = store.run(con, "delivery/claim.sql", {**window, "kinds": kinds, "scope": scope,
+                                                    "limit": int(limit or settings.delivery_batch)})
         names = [c[0] for c in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
     for row in rows:
@@ -82,6 +85,39 @@ def claim(con, settings: Settings, kinds=None, run_id: str | None = None, limit:
                 row[key] = value.isoformat()
     rows.sort(key=lambda r: (r["created_at"] or "", r["action_id"]))
     return rows
+
+
+def stale_leases(con, settings: Settings, scope: str = "") -> int:
+    """Actions claimed by a sending step that never recorded an outcome and whose lease ran out (it
+    crashed): the next claim takes them again (the journal keeps a sent one from going twice), and the run
+    report and the page show how many there were."""
+    window = _deliverable_window(settings)
+    return con.execute("SELECT count(*) FROM actions WHERE status = 'pending' AND attempts > 0 AND updated_at < ? "
+                       "AND scope = ?", [window["stale_before"], scope]).fetchall()[0][0]
+
+
+def apply_holds(con, settings: Settings, scope: str, mirrored: bool) -> dict:
+    """Mark this scope's decided holds and releases applied, in bulk, and write their preview lines."""
+    rows = store.run(con, "delivery/apply_holds.sql", {"scope": scope, "mirrored": mirrored,
+                                                        "preview": "holds.jsonl"}).fetchall()
+    if rows:
+        preview.holds(settings.outbox, [dict(zip(("action_id", "kind", "user_id", "account_id", "reason", "as_of",
+                                                  "run_id", "simulate"), r)) for r in rows])
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r[1]] = counts.get(r[1], 0) + 1
+    return counts
+
+
+def deliver_previews(con, settings: Settings, scope: str) -> dict:
+    """A simulation's remaining actions as previews, in the same process (nothing leaves the machine)."""
+    outcomes = []
+    started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
+    while rows := claim(con, settings, scope=scope, failed_before=started):
+        batch = send(rows, settings, force_simulate=True)
+        record(con, batch)
+        outcomes += batch
+    return summarize(outcomes)
 
 
 # --- send -------------------------------------------------------------------------------------
@@ -182,8 +218,11 @@ def _send_one(row: dict, settings: Settings, channels: _Channels, force_simulate
     if kind == "email":
         if not d.get("to_email"):
             return _outcome(row, "skipped", error="no email address for this user")
-        if not (d.get("html") or d.get("text")):
+        if not d.get("text"):
             return _outcome(row, "skipped", error="email has no content")
+        if not d.get("html"):  # made from the finished text: links only for our own URLs
+            d["html"] = emails.html_page(d.get("subject") or "", d["text"],
+                                         set(d.get("links") or []) | {d.get("unsubscribe_url") or ""})
         info, sg = (None, None) if simulate else channels.sendgrid()
         path = preview.email(outbox, row, "live" if sg else "simulated")
         if sg is None:
@@ -253,12 +292,8 @@ def record(con, outcomes: list[dict]) -> int:
         return 0
     table = pa.Table.from_pylist([{k: o.get(k) for k in OUTCOME_SCHEMA.names} for o in outcomes],
                                  schema=OUTCOME_SCHEMA)
-    con.register("delivery_outcomes", table)
-    try:
-        with store.transaction(con):
-            changed = con.execute(store.sql("delivery/record.sql")).fetchone()[0]
-    finally:
-        con.unregister("delivery_outcomes")
+    with store.transaction(con):
+        changed = store.run(con, "delivery/record.sql", relations={"delivery_outcomes": table}).fetchone()[0]
     for o in outcomes:
         if o.get("journal"):
             Path(o["journal"]).unlink(missing_ok=True)
@@ -273,26 +308,3 @@ def summarize(outcomes: list[dict]) -> dict:
         per_kind = counts.setdefault(o["kind"], {})
         per_kind[o["status"]] = per_kind.get(o["status"], 0) + 1
     return counts
-
-
-def deliver(settings: Settings, kinds=None, run_id: str | None = None, force_simulate: bool = False,
-            limit: int = 1000) -> dict:
-    """Claim, send and record in one process, batch after batch; returns counts per kind and status.
-
-    The database is closed while sending, so other stages are not locked out by network waits.
-    ``force_simulate`` needs a ``run_id``: simulating would settle other runs' real actions.
-    """
-    if force_simulate and not run_id:
-        raise ValueError("force_simulate needs a run_id: it would mark other runs' pending actions simulated")
-    all_outcomes: list[dict] = []
-    started = datetime.now(UTC)  # a row failing in this call is retried by the next one, not here
-    while True:
-        with store.connect(settings) as con:
-            rows = claim(con, settings, kinds, run_id, limit, failed_before=started)
-        if not rows:
-            break
-        outcomes = send(rows, settings, force_simulate)
-        with store.connect(settings) as con:
-            record(con, outcomes)
-        all_outcomes.extend(outcomes)
-    return summarize(all_outcomes)

@@ -6,6 +6,10 @@ WITH identifies AS (
     SELECT user_id,
            arg_max(traits->>'email', ts) FILTER (WHERE traits->>'email' IS NOT NULL)       AS email,
            arg_max(traits->>'name', ts) FILTER (WHERE traits->>'name' IS NOT NULL)         AS name,
+           arg_max(coalesce(traits->>'firstName', traits->>'first_name'), ts)
+               FILTER (WHERE coalesce(traits->>'firstName', traits->>'first_name') IS NOT NULL) AS first_name,
+           arg_max(coalesce(traits->>'lastName', traits->>'last_name'), ts)
+               FILTER (WHERE coalesce(traits->>'lastName', traits->>'last_name') IS NOT NULL)   AS last_name,
            arg_max(traits->>'plan', ts) FILTER (WHERE traits->>'plan' IS NOT NULL)         AS plan,
            arg_max(traits->>'timezone', ts) FILTER (WHERE traits->>'timezone' IS NOT NULL) AS timezone,
            arg_max(traits->>'unsubscribed', ts) FILTER (WHERE traits->>'unsubscribed' IS NOT NULL) AS unsub_trait
@@ -19,7 +23,8 @@ WITH identifies AS (
 ), users AS (
     SELECT DISTINCT user_id FROM events
 )
-SELECT u.user_id, m.account_id, t.email, t.name, t.plan, t.timezone,
+SELECT u.user_id, m.account_id, t.email, coalesce(t.name, nullif(concat_ws(' ', t.first_name, t.last_name), '')) AS name,
+       t.first_name, t.last_name, t.plan, t.timezone,
        coalesce(lower(t.unsub_trait) IN ('true', '1', 'yes'), false) OR ue.unsubscribed_at IS NOT NULL AS unsubscribed
 FROM users u
 LEFT JOIN latest_traits t USING (user_id)

@@ -1,30 +1,46 @@
--- Policy (empathy.policy): hold episodes, deferred drip steps, and the simulation scope of an action.
+-- Policy (empathy.policy): the windows each scope decided, and why things were not (yet) sent.
 
--- Simulated decisions (dry runs, backfills) are keyed by this scope (the run id, or a backfill's id),
--- so all windows of one backfill share one simulated outcome and a later real run still decides for real.
-ALTER TABLE actions ADD COLUMN IF NOT EXISTS sim_key VARCHAR;
-
--- One row per user ever held: the current hold, when its episode started and when negative evidence was
--- last seen (the release clock). user_state.on_hold mirrors `on_hold` after every decide.
-CREATE TABLE IF NOT EXISTS policy_holds (
-    user_id          VARCHAR PRIMARY KEY,
-    on_hold          BOOLEAN NOT NULL,
-    since            TIMESTAMPTZ NOT NULL,  -- start of the current (or last) hold episode
-    reason           VARCHAR NOT NULL,
-    last_negative_at TIMESTAMPTZ NOT NULL,  -- latest negative state or evidence seen
-    released_at      TIMESTAMPTZ,
-    updated_at       TIMESTAMPTZ NOT NULL
+-- One row per decided window of a scope ('' = real runs; else a simulation scope): the users whose states
+-- were decided there. A simulated window decided out of order rewinds the later windows of its scope and
+-- decides them again from these rows, so a simulation never depends on the order its windows ran in.
+CREATE TABLE IF NOT EXISTS decision_points (
+    scope       VARCHAR NOT NULL,
+    as_of       TIMESTAMPTZ NOT NULL,
+    run_id      VARCHAR,
+    users       VARCHAR[] NOT NULL,
+    params      JSON,                   -- the run's setting overrides: a rewound window is decided again with them
+    decided_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (scope, as_of)
 );
 
--- Due drip steps that were not sent yet and why (held, quiet hours, frequency cap, no email address).
--- A step leaves this table when it gets its action row; it is skipped once drip_max_late_h is exceeded.
-CREATE TABLE IF NOT EXISTS drip_deferrals (
-    user_id            VARCHAR NOT NULL,
-    campaign           VARCHAR NOT NULL,
-    step               VARCHAR NOT NULL,
-    due_at             TIMESTAMPTZ NOT NULL,
-    reason             VARCHAR NOT NULL,
-    first_deferred_at  TIMESTAMPTZ NOT NULL,
-    last_deferred_at   TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (user_id, campaign, step)
+-- What a run considered and did not do, in words: deferred drip steps (on hold, quiet hours, cap),
+-- alerts not sent (cooldown, low value), holds kept. The run report and the Empathy page read it.
+CREATE TABLE IF NOT EXISTS decision_log (
+    run_id      VARCHAR,
+    scope       VARCHAR NOT NULL,
+    as_of       TIMESTAMPTZ NOT NULL,
+    user_id     VARCHAR,
+    account_id  VARCHAR,
+    kind        VARCHAR NOT NULL,       -- hold, release, slack_alert, email
+    outcome     VARCHAR NOT NULL,       -- deferred | not sent | kept
+    reason      VARCHAR NOT NULL,       -- in words: "on hold: frustrated since Tue 14:05 UTC"
+    detail      JSON,
+    logged_at   TIMESTAMPTZ NOT NULL
 );
+
+-- Hold episodes as the real actions tell them: the latest hold or release per user (BI-friendly).
+CREATE OR REPLACE VIEW policy_holds AS
+SELECT user_id, kind = 'hold' AS on_hold,
+       CASE WHEN kind = 'hold' THEN as_of END AS since, reason,
+       CASE WHEN kind = 'release' THEN as_of END AS released_at
+FROM actions
+WHERE kind IN ('hold', 'release') AND NOT simulate AND status <> 'skipped'
+QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY as_of DESC, kind = 'release' DESC) = 1;
+
+-- Drip steps that are waiting, and why (the latest real decision log entry per step).
+CREATE OR REPLACE VIEW drip_deferrals AS
+SELECT user_id, detail->>'campaign' AS campaign, detail->>'step' AS step,
+       TRY_CAST(detail->>'due_at' AS TIMESTAMPTZ) AS due_at, reason, as_of AS last_deferred_at
+FROM decision_log
+WHERE kind = 'email' AND outcome = 'deferred' AND scope = ''
+QUALIFY row_number() OVER (PARTITION BY user_id, detail->>'campaign', detail->>'step' ORDER BY as_of DESC) = 1;
