@@ -32,17 +32,30 @@ def test_pipeline_is_time_scheduled_with_data_intervals(dagbag):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)  # a backfill over a date range means something
     assert dag.timetable.expression == "0 * * * *"
     assert dag.catchup is False
-    assert {"dry_run", "deliver", "scorer"} <= set(dag.params.keys())
-    assert dag.doc_md and "dry_run" in dag.doc_md
+    assert {"dry_run", "deliver", "scorer", "scenario", "holdout_pct", "rage_clicks"} <= set(dag.params.keys())
+    assert dag.doc_md and "Dry run" in dag.doc_md
+
+
+def test_the_trigger_form_reads_like_a_product(dagbag):
+    """Titles, help text, sections and ranges; nothing falsely required; thresholds empty by default."""
+    dag = dagbag.get_dag("empathy_pipeline")
+    for name, param in dag.params.items():
+        schema = dag.params.get_param(name).schema
+        assert schema.get("title") and dag.params.get_param(name).description and schema.get("section"), name
+        assert name == "dry_run" or "docs_dwell_s" not in schema["title"]
+    holdout = dag.params.get_param("holdout_pct").schema
+    assert holdout["minimum"] == 0 and holdout["maximum"] == 100 and "null" in holdout["type"]
+    assert dag.params.get_param("dry_run").value is False and dag.params.get_param("holdout_pct").value is None
+    assert dag.params.get_param("docs_dwell_s").schema["title"] == "Docs dwell (seconds)"
 
 
 def test_every_task_that_opens_duckdb_takes_the_one_slot_pool_and_queue(dagbag):
     from empathy.runs import DUCKDB_POOL, DUCKDB_QUEUE
 
     dag = dagbag.get_dag("empathy_pipeline")
-    opens_duckdb = {"ingest", "prepare_scoring", "apply_and_decide", "holds", "summary",
+    opens_duckdb = {"ingest", "prepare", "decide", "report",
                     "slack_alerts.claim", "slack_alerts.record", "emails.claim", "emails.record"}
-    no_database = {"score_batch", "choose_deliveries", "nothing_to_deliver", "slack_alerts.send", "emails.send"}
+    no_database = {"check_run", "score", "slack_alerts.send", "emails.send"}
     assert set(dag.task_dict) == opens_duckdb | no_database
     for task_id in opens_duckdb:
         task = dag.get_task(task_id)

@@ -22,12 +22,13 @@ pytestmark = pytest.mark.timeout(120)
 
 # --- helpers -------------------------------------------------------------------------------------
 def add_action(con, action_id, kind, detail=None, *, user_id="u1", run_id="run-1", simulate=False,
-               status="pending", reason="test decision"):
+               status="pending", reason="test decision", scope=None):
     now = datetime.now(UTC)
+    scope = scope if scope is not None else ("dry-run" if simulate else "")
     con.execute(
         "INSERT INTO actions (action_id, user_id, account_id, kind, status, reason, detail, created_at, as_of, "
-        "run_id, simulate, updated_at) VALUES (?, ?, 'acct-1', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [action_id, user_id, kind, status, reason, json.dumps(detail or {}), now, now, run_id, simulate, now])
+        "run_id, simulate, scope, updated_at) VALUES (?, ?, 'acct-1', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [action_id, user_id, kind, status, reason, json.dumps(detail or {}), now, now, run_id, simulate, scope, now])
 
 
 def email_detail(n=0, **over):
@@ -44,6 +45,33 @@ def alert_detail(n=0, **over):
          "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Acme {n}* is frustrated"}}]}
     d.update(over)
     return d
+
+
+def deliver(settings, scope: str = "", simulate: bool = False) -> dict:
+    """What the DAG does for a run's deliveries: holds applied in bulk (unless SendGrid mirrors them), then
+    claim -> send -> record until nothing is left; rows failing now wait for the next run."""
+    from empathy.connections import sendgrid_info
+
+    counts: dict = {}
+
+    def merge(part):
+        for kind, by_status in part.items():
+            for status, n in by_status.items():
+                counts.setdefault(kind, {})[status] = counts.get(kind, {}).get(status, 0) + n
+
+    mirrored = bool(settings.sendgrid_hold_group_id and sendgrid_info(settings.sendgrid_conn_id))
+    with store.connect(settings) as con:
+        merge(relay.apply_holds(con, settings, scope, mirrored=mirrored))
+    started = datetime.now(UTC)
+    while True:
+        with store.connect(settings) as con:
+            claimed = relay.claim(con, settings, scope=scope, failed_before=started)
+        if not claimed:
+            return counts
+        outcomes = relay.send(claimed, settings, force_simulate=simulate)
+        with store.connect(settings) as con:
+            relay.record(con, outcomes)
+        merge(relay.summarize(outcomes))
 
 
 def statuses(con):
@@ -103,7 +131,7 @@ def test_through_429_and_500_everything_is_delivered_exactly_once(con, fast, liv
     sendgrid.fail_next(500)
     con.close()
 
-    counts = relay.deliver(fast)
+    counts = deliver(fast)
 
     assert counts == {"slack_alert": {"sent": 3}, "email": {"sent": 3}, "hold": {"sent": 1}}
     assert sum(r.faulted for r in slack.requests) == 2 and sum(r.faulted for r in sendgrid.requests) == 2
@@ -118,7 +146,7 @@ def test_through_429_and_500_everything_is_delivered_exactly_once(con, fast, liv
     assert all(table[a]["delivered_at"] is not None for a in table)
 
     before = (len(slack.requests), len(sendgrid.requests))
-    assert relay.deliver(fast) == {}
+    assert deliver(fast) == {}
     assert (len(slack.requests), len(sendgrid.requests)) == before
 
 
@@ -127,7 +155,7 @@ def test_alert_reaches_the_account_manager_with_its_blocks(con, settings, live):
     add_action(con, "alert-am", "slack_alert", alert_detail(7))
     add_action(con, "alert-fallback", "slack_alert", alert_detail(8, channel=None))
     con.close()
-    relay.deliver(settings)
+    deliver(settings)
     by_id = {m["metadata"]["event_payload"]["action_id"]: m for m in slack.messages}
     assert by_id["alert-am"]["channel"] == "U0MANAGER7"
     assert by_id["alert-am"]["blocks"] == alert_detail(7)["blocks"]
@@ -141,7 +169,7 @@ def test_email_payload_carries_action_id_categories_and_unsubscribe(con, setting
     monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection(asm_group_id=4242))
     add_action(con, "email-asm", "email", email_detail(1, category="educational"))
     con.close()
-    relay.deliver(settings.replace(sendgrid_sandbox=True))
+    deliver(settings.replace(sendgrid_sandbox=True))
     (mail,) = sendgrid.mails
     assert mail["custom_args"]["action_id"] == "email-asm"
     assert mail["custom_args"]["campaign"] == "onboarding" and mail["custom_args"]["step"] == "2"
@@ -160,7 +188,7 @@ def test_marketing_email_without_a_footer_gets_the_unsubscribe_link(con, setting
     add_action(con, "receipt", "email", email_detail(3, category="transactional", html="<p>Receipt</p>",
                                                      text="Receipt"))
     con.close()
-    relay.deliver(settings)
+    deliver(settings)
     mails = {m["custom_args"]["action_id"]: m for m in sendgrid.mails}
     promo = {c["type"]: c["value"] for c in mails["promo"]["content"]}
     assert "asm" not in mails["promo"]
@@ -184,21 +212,21 @@ def test_garbage_and_timeouts_fail_then_the_next_run_delivers_once(con, fast, li
     sendgrid.hang_next(3)
     con.close()
 
-    first = relay.deliver(fast)
+    first = deliver(fast)
     assert first == {"slack_alert": {"failed": 2}, "email": {"failed": 2}}
     with store.connect(fast) as c:
         table = rows(c)
     assert all(r["status"] == "failed" and r["attempts"] == 1 and r["last_error"] for r in table.values())
     assert not slack.served("chat.postMessage") and not sendgrid.served("mail/send")
 
-    second = relay.deliver(fast)
+    second = deliver(fast)
     assert second == {"slack_alert": {"sent": 2}, "email": {"sent": 2}}
     assert sorted(slack_ids(slack)) == ["alert-g", "alert-t"]
     assert sorted(sendgrid_ids(sendgrid)) == ["email-g", "email-t"]
     with store.connect(fast) as c:
         assert set(statuses(c).values()) == {"sent"}
         assert {r["last_error"] for r in rows(c).values()} == {None}
-    assert relay.deliver(fast) == {}
+    assert deliver(fast) == {}
 
 
 def test_a_rejected_payload_fails_with_sendgrids_reason_and_gives_up_after_max_attempts(con, settings, live):
@@ -206,9 +234,9 @@ def test_a_rejected_payload_fails_with_sendgrids_reason_and_gives_up_after_max_a
     add_action(con, "bad-to", "email", email_detail(1, to_email="someone@localhost"))
     con.close()
     s = settings.replace(delivery_max_attempts=2)
-    assert relay.deliver(s) == {"email": {"failed": 1}}
-    assert relay.deliver(s) == {"email": {"failed": 1}}
-    assert relay.deliver(s) == {}  # no attempts left: it stays failed, visibly
+    assert deliver(s) == {"email": {"failed": 1}}
+    assert deliver(s) == {"email": {"failed": 1}}
+    assert deliver(s) == {}  # no attempts left: it stays failed, visibly
     with store.connect(s) as c:
         row = rows(c)["bad-to"]
     assert row["status"] == "failed" and row["attempts"] == 2
@@ -227,7 +255,7 @@ def test_a_crash_after_sending_does_not_send_again(con, settings, live):
     con.close()
 
     after_lease = settings.replace(delivery_lease_s=0.0)
-    assert relay.deliver(after_lease) == {"slack_alert": {"sent": 1}, "email": {"sent": 1}}
+    assert deliver(after_lease) == {"slack_alert": {"sent": 1}, "email": {"sent": 1}}
     assert slack_ids(slack) == ["alert-c"] and sendgrid_ids(sendgrid) == ["email-c"]
     with store.connect(settings) as c:
         table = rows(c)
@@ -244,8 +272,8 @@ def test_a_crash_before_the_journal_resends_at_most_once(con, settings, live):
         entry.unlink()
     con.close()
     after_lease = settings.replace(delivery_lease_s=0.0)
-    relay.deliver(after_lease)
-    relay.deliver(after_lease)
+    deliver(after_lease)
+    deliver(after_lease)
     assert slack_ids(slack) == ["alert-w", "alert-w"]  # the documented at-most-once-more
     with store.connect(settings) as c:
         assert statuses(c) == {"alert-w": "sent"}
@@ -265,7 +293,7 @@ def test_without_connections_everything_is_simulated_with_previews(con, settings
     add_action(con, "alert-s", "slack_alert", alert_detail(1))
     add_action(con, "release-s", "release")
     con.close()
-    assert relay.deliver(settings) == {"email": {"simulated": 1}, "slack_alert": {"simulated": 1},
+    assert deliver(settings) == {"email": {"simulated": 1}, "slack_alert": {"simulated": 1},
                                        "release": {"sent": 1}}
     with store.connect(settings) as c:
         table = rows(c)
@@ -280,15 +308,14 @@ def test_without_connections_everything_is_simulated_with_previews(con, settings
     assert "email/email-s.html" in index and "slack/alert-s.json" in index
 
 
-def test_force_simulate_sends_nothing_and_leaves_other_runs_alone(con, settings, live):
+def test_a_simulation_sends_nothing_and_leaves_real_decisions_alone(con, settings, live):
     slack, sendgrid = live
-    add_action(con, "bf-email", "email", email_detail(1), run_id="backfill__2024-01-01")
-    add_action(con, "bf-alert", "slack_alert", alert_detail(1), run_id="backfill__2024-01-01")
+    add_action(con, "bf-email", "email", email_detail(1), run_id="backfill__2024-01-01", simulate=True, scope="backfill")
+    add_action(con, "bf-alert", "slack_alert", alert_detail(1), run_id="backfill__2024-01-01", simulate=True,
+               scope="backfill")
     add_action(con, "live-email", "email", email_detail(2), run_id="scheduled__2024-01-05")
     con.close()
-    with pytest.raises(ValueError):
-        relay.deliver(settings, force_simulate=True)
-    counts = relay.deliver(settings, run_id="backfill__2024-01-01", force_simulate=True)
+    counts = deliver(settings, scope="backfill", simulate=True)
     assert counts == {"email": {"simulated": 1}, "slack_alert": {"simulated": 1}}
     assert slack.requests == [] and sendgrid.requests == []
     with store.connect(settings) as c:
@@ -301,7 +328,7 @@ def test_rows_marked_simulate_never_leave_the_machine(con, settings, live):
     add_action(con, "dry-email", "email", email_detail(1), simulate=True)
     add_action(con, "dry-alert", "slack_alert", alert_detail(1), simulate=True)
     con.close()
-    assert relay.deliver(settings) == {"email": {"simulated": 1}, "slack_alert": {"simulated": 1}}
+    assert deliver(settings, scope="dry-run") == {"email": {"simulated": 1}, "slack_alert": {"simulated": 1}}
     assert slack.requests == [] and sendgrid.requests == []
 
 
@@ -309,7 +336,7 @@ def test_email_without_an_address_is_skipped_with_a_reason(con, settings, live):
     _, sendgrid = live
     add_action(con, "no-addr", "email", email_detail(1, to_email=None))
     con.close()
-    assert relay.deliver(settings) == {"email": {"skipped": 1}}
+    assert deliver(settings) == {"email": {"skipped": 1}}
     with store.connect(settings) as c:
         row = rows(c)["no-addr"]
     assert row["status"] == "skipped" and "no email address" in row["last_error"]
@@ -322,11 +349,11 @@ def test_holds_mirror_to_a_suppression_group_when_configured(con, settings, live
     add_action(con, "hold-m", "hold", {"to_email": "held@example.com"}, user_id="held")
     con.close()
     s = settings.replace(sendgrid_hold_group_id=77)
-    assert relay.deliver(s) == {"hold": {"sent": 1}}
+    assert deliver(s) == {"hold": {"sent": 1}}
     assert sendgrid.suppressions == {77: {"held@example.com"}}
     with store.connect(s) as c:
         add_action(c, "release-m", "release", {"to_email": "held@example.com"}, user_id="held")
-    assert relay.deliver(s) == {"release": {"sent": 1}}
+    assert deliver(s) == {"release": {"sent": 1}}
     assert sendgrid.suppressions == {77: set()}
 
 
@@ -334,7 +361,7 @@ def test_holds_are_not_mirrored_by_default(con, settings, live):
     _, sendgrid = live
     add_action(con, "hold-d", "hold", {"to_email": "held@example.com"})
     con.close()
-    assert relay.deliver(settings) == {"hold": {"sent": 1}}
+    assert deliver(settings) == {"hold": {"sent": 1}}
     assert sendgrid.requests == []
 
 

@@ -243,6 +243,6 @@ def test_detectors_only_touch_the_users_asked_for(con, settings):
 def test_stored_evidence_is_replaced_not_duplicated(con, settings):
     insert_events(con, [click("u", "Save", at=t) for t in (0, 1, 2)])
     for _ in range(2):
-        signals.compute(con, settings, AS_OF, ["u"])
-        signals.store_evidence(con, AS_OF)
+        signals.detect(con, settings, AS_OF, ["u"])
+        signals.store_evidence(con, AS_OF, AS_OF)
     assert con.execute("SELECT count(*) FROM user_evidence WHERE signal = 'rage_clicks'").fetchone()[0] == 1

@@ -52,24 +52,29 @@ def element_name(raw) -> str | None:
 
 def page_name(raw) -> str | None:
     """A page's friendly name from its path: /docs/cli/authentication -> "CLI authentication"; ids,
-    query strings and hosts are dropped; None when nothing readable is left."""
+    query strings and hosts are dropped; None when nothing readable is left (or it looks like an address)."""
     text = str(raw or "").strip()
-    if not text:
+    if not text or len(text) > 300:
         return None
     parts = urlsplit(text if "://" in text else "x://h" + ("" if text.startswith("/") else "/") + text)
+    segments = [p for p in parts.path.split("/") if p and not _ID_SEGMENT.match(p)]
+    if any("." in p or "@" in p or "\\" in p for p in segments):
+        return None   # a domain, a file or an address: not a page name a customer should see
+    meaningful = [p for p in segments if p.lower() not in _GENERIC_SEGMENTS]
+    chosen = meaningful[-2:] or segments[-1:]
     words = []
-    for seg in [p for p in parts.path.split("/") if p][-2:]:
-        if _ID_SEGMENT.match(seg) or seg.lower() in ("docs", "app", "settings", "account", "en", "api"):
-            continue
-        seg = re.sub(r"[-_.+]+", " ", seg).strip()
+    for seg in chosen:
+        seg = re.sub(r"[-_+]+", " ", seg).strip()
         if not seg or not re.fullmatch(r"[A-Za-z][A-Za-z0-9 ]*", seg):
             return None
         words.append(seg if seg.isupper() else seg.lower())
     if not words:
         return None
-    phrase = " ".join(words)
-    phrase = re.sub(r"\b(cli|sdk|api|sso|csv|pdf)\b", lambda m: m.group(1).upper(), phrase)
+    phrase = re.sub(r"\b(cli|sdk|api|sso|csv|pdf)\b", lambda m: m.group(1).upper(), " ".join(words))
     return phrase[:1].upper() + phrase[1:] if len(phrase) <= 40 else None
+
+
+_GENERIC_SEGMENTS = {"docs", "app", "settings", "account", "en", "api"}
 
 
 def api_name(raw) -> str | None:

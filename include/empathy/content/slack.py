@@ -150,7 +150,10 @@ def build(alert: Alert) -> tuple[str, list[dict]]:
     step = next_step(alert)
     text = (f"{account} (MRR {_mrr(alert.mrr)}): user {user} is {alert.state} (confidence {conf}). "
             f"Friction: {friction[0]} Next step: {step}")[:TEXT_MAX]
+    # plain text: Slack parses no markup there; angle brackets become look-alikes all the same
     header_account = " ".join(defang(str(alert.account_name or alert.account_id)).split())
+    header_account = (header_account.replace("<", "\u2039").replace(">", "\u203a").replace("@", "@\u2060")
+                      .replace("`", "'"))
     header = f"{header_account[:HEADER_MAX - 24]} needs a human touch"
     context = f"Empathy \u00b7 as of {alert.as_of} UTC"
     others = [escape(m, 40) for m in alert.members if m != alert.user_id]

@@ -99,13 +99,14 @@ def stale_leases(con, settings: Settings, scope: str = "") -> int:
 def apply_holds(con, settings: Settings, scope: str, mirrored: bool) -> dict:
     """Mark this scope's decided holds and releases applied, in bulk, and write their preview lines."""
     rows = store.run(con, "delivery/apply_holds.sql", {"scope": scope, "mirrored": mirrored,
-                                                        "preview": "holds.jsonl"}).fetchall()
+                                                        "preview": str(settings.outbox / "holds.jsonl")}).fetchall()
     if rows:
         preview.holds(settings.outbox, [dict(zip(("action_id", "kind", "user_id", "account_id", "reason", "as_of",
                                                   "run_id", "simulate"), r)) for r in rows])
-    counts: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
     for r in rows:
-        counts[r[1]] = counts.get(r[1], 0) + 1
+        status = "simulated" if r[7] else "sent"
+        counts.setdefault(r[1], {})[status] = counts.get(r[1], {}).get(status, 0) + 1
     return counts
 
 

@@ -72,10 +72,11 @@ def decide(con, settings: Settings, as_of, *, run_id: str | None, users: list[st
 def rewind(con, settings: Settings, scope: str, as_of: datetime) -> None:
     """Forget a simulation's decisions after ``as_of`` (never sent: they are previews), so the windows
     after it can be decided again in order."""
-    for (path,) in con.execute("SELECT preview_path FROM actions WHERE scope = ? AND as_of > ? AND preview_path "
-                               "IS NOT NULL", [scope, as_of]).fetchall():
-        preview = settings.outbox / path if not str(path).startswith("/") else None
-        if preview is not None and preview.is_file():
+    outbox = settings.outbox.resolve()
+    for (path,) in con.execute("SELECT preview_path FROM actions WHERE scope = ? AND as_of > ? AND kind IN "
+                               "('email', 'slack_alert') AND preview_path IS NOT NULL", [scope, as_of]).fetchall():
+        preview = (outbox / path).resolve()   # absolute paths stay themselves
+        if outbox in preview.parents and preview.is_file():
             preview.unlink()
     for table in ("actions", "decision_log", "decision_points"):
         con.execute(f"DELETE FROM {table} WHERE scope = ? AND as_of > ?", [scope, as_of]).fetchall()
@@ -106,17 +107,25 @@ def _decide_window(con, *, settings: Settings, as_of: datetime, run_id, users, o
         **common, "simulate": bool(scope), "simulation": simulation if scope else None, "run_id": run_id, "now": now, "users": sorted(set(users)),
         "params": json.dumps(overrides, default=str)},
         relations={"_rendered": render.table(rendered)}).fetchall()
-    return _summary(con, as_of, run_id, scope)
+    return _summary(con, as_of, run_id, scope, now)
 
 
-def _summary(con, as_of, run_id, scope) -> dict:
+def _summary(con, as_of, run_id, scope, now) -> dict:
     decided = con.execute(
         "SELECT kind, status, count(*) FROM actions WHERE scope = ? AND as_of = ? AND run_id IS NOT DISTINCT FROM ? "
         "GROUP BY ALL ORDER BY ALL", [scope, as_of, run_id]).fetchall()
+    written = con.execute(  # the rows this decision added (a rerun of the same window adds none)
+        "SELECT kind, CASE WHEN status = 'pending' THEN coalesce(detail->>'category', '') ELSE '' END, count(*) "
+        "FROM actions WHERE scope = ? AND as_of = ? AND created_at = ? GROUP BY ALL", [scope, as_of, now]).fetchall()
     notes = con.execute(
         "SELECT kind, outcome, regexp_replace(reason, ' \\(.*$', '') AS why, count(*) FROM decision_log "
         "WHERE scope = ? AND as_of = ? AND run_id IS NOT DISTINCT FROM ? GROUP BY ALL ORDER BY 4 DESC, 1, 3",
         [scope, as_of, run_id]).fetchall()
-    return {"as_of": as_of.isoformat(), "run_id": run_id, "scope": scope,
+    by_kind: dict[str, int] = {}
+    for kind, _, n in written:
+        by_kind[kind] = by_kind.get(kind, 0) + n
+    return {"as_of": as_of.isoformat(), "run_id": run_id, "scope": scope, "simulate": bool(scope),
+            "written": sum(by_kind.values()), "by_kind": by_kind,
+            "email_by_category": {c: n for k, c, n in written if k == "email" and c},  # pending ones
             "decided": {f"{k}:{s}": n for k, s, n in decided},
             "not_done": {f"{k} {o}: {w}": n for k, o, w, n in notes}}

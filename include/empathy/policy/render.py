@@ -67,7 +67,7 @@ def alerts(con, settings, as_of, simulation, base_url) -> list[dict]:
             account_id=r["account_id"], account_name=r["account_name"], mrr=r["mrr"], user_id=r["user_id"],
             state=r["state"], confidence=r["confidence"], evidence=evidence.get(r["user_id"], []),
             looking_for=looking.get(r["user_id"], []), members=list(r["members"] or []),
-            pii_names=[n for n in (r["name"], r["email"], r["first_name"], r["last_name"]) if n], links=links,
+            pii_names=[n for n in (r["name"], r["first_name"], r["last_name"]) if n], links=links,
             user_url=slack.user_url(base_url, r["user_id"]), as_of=f"{as_of:%Y-%m-%d %H:%M}", simulation=simulation)
         text, blocks = slack.build(alert)
         detail = {"channel": channel, "text": text, "blocks": blocks, "severity": r["severity"],

@@ -67,3 +67,20 @@ def store_evidence(con: duckdb.DuckDBPyConnection, as_of, prepared_at: datetime)
     behavioural rows, the customer texts the scorer saw, and the profile."""
     store.run(con, "signals/store.sql", {"as_of": as_utc(as_of), "prepared_at": prepared_at}).fetchall()
     return con.execute("SELECT count(*) FROM sig_evidence").fetchall()[0][0]
+
+
+def evidence(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, user_ids: list[str]) -> dict[str, list[dict]]:
+    """Detect (without storing) each user's evidence as of ``as_of``: {user_id: [row, ...]}, newest first,
+    ``detail`` parsed. What the page and tests read; the pipeline keeps the rows in DuckDB."""
+    import json
+
+    detect(con, settings, as_of, user_ids)
+    cur = con.execute("SELECT user_id, signal, key, family, polarity, weight, first_at, last_at, count, detail "
+                      "FROM sig_evidence ORDER BY user_id, last_at DESC NULLS LAST, signal, key")
+    names = [d[0] for d in cur.description]
+    out: dict[str, list[dict]] = {}
+    for row in cur.fetchall():
+        item = dict(zip(names, row))
+        item["detail"] = json.loads(item["detail"]) if item["detail"] else {}
+        out.setdefault(item["user_id"], []).append(item)
+    return out

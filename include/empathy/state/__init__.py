@@ -132,3 +132,11 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgement_p
     total = sum(counts.values())
     log.info("states as of %s for %d users: %s", as_of.isoformat(), total, counts)
     return {"users": total, "states": counts, "changed": changed, "history": history, "backfilled": backfilled}
+
+
+def in_words(reason: dict) -> str:
+    """One entry of ``user_state.reasons`` as a person reads it (the rule's own sentence, or the evidence
+    through the catalogue)."""
+    from empathy.signals.catalog import words
+
+    return reason.get("detail") or words(reason.get("signal", ""), reason.get("data") or {})

@@ -1,5 +1,5 @@
--- Drip emails: each due step through the rules, in order (docs/policy.md): too late -> skip; several due
--- at once -> only the latest; a promotion to a user who may be leaving -> their alternative, or skip;
+-- Drip emails: each due step through the rules, in order (docs/policy.md): several due at once -> only the
+-- latest; too late -> skip; a promotion to a user who may be leaving -> their alternative, or skip;
 -- unsubscribed -> transactional only; held -> promotional and educational wait; no address -> wait;
 -- quiet hours in the user's timezone and the frequency cap -> non-transactional mail waits.
 -- Holdout users get the standard drip (no tone or template adjustments); safety rules stay unless
@@ -13,8 +13,7 @@ WITH d AS (
     SELECT d.*, u.account_id, u.state, u.intents, u.email, u.name, u.timezone, u.timezone_known, u.unsubscribed,
            (u.on_hold AND r.user_id IS NULL) OR h.user_id IS NOT NULL AS held,   -- as decided in this window
            coalesce(h.reason, u.hold_reason) AS hold_reason,
-           ('0x' || left(sha256($holdout_salt || '|' || d.user_id), 15))::BIGINT / 1152921504606846976.0 * 100 < $holdout_pct
-               AS holdout,
+           in_holdout(d.user_id, $holdout_salt, $holdout_pct) AS holdout,
            hour(timezone(CASE WHEN u.timezone_known THEN u.timezone ELSE 'UTC' END, $as_of::TIMESTAMPTZ)) AS local_hour
     FROM _due d
     LEFT JOIN _pol_users u USING (user_id)
@@ -32,8 +31,8 @@ WITH d AS (
 ), gated AS (
     SELECT *,
         CASE
-            WHEN epoch($as_of) - epoch(due_at) > $drip_max_late_h * 3600 THEN 'skip'
             WHEN NOT latest_due THEN 'skip'
+            WHEN epoch($as_of) - epoch(due_at) > $drip_max_late_h * 3600 THEN 'skip'
             WHEN state = 'at_risk' AND category = 'promotional' AND NOT swap THEN 'skip'
             WHEN unsubscribed AND use_category <> 'transactional' THEN 'skip'
             WHEN held AND NOT (holdout AND $holdout_ignores_holds) AND use_category IN ('promotional', 'educational') THEN 'defer'
@@ -43,10 +42,10 @@ WITH d AS (
                           ELSE local_hour >= $quiet_start OR local_hour < $quiet_end END THEN 'defer'
             ELSE 'send' END AS gate,
         CASE
+            WHEN NOT latest_due THEN 'skipped: a later step of this campaign (' || latest_step || ') is due, so only that one is considered'
             WHEN epoch($as_of) - epoch(due_at) > $drip_max_late_h * 3600
             THEN 'skipped: too late (due ' || round((epoch($as_of) - epoch(due_at)) / 3600)::BIGINT
                  || ' h ago; steps wait at most ' || printf('%g', $drip_max_late_h) || ' h)'
-            WHEN NOT latest_due THEN 'skipped: a later step of this campaign (' || latest_step || ') is due, so only that one is considered'
             WHEN state = 'at_risk' AND category = 'promotional' AND NOT swap THEN 'skipped: no promotion to a user who may be leaving'
             WHEN unsubscribed AND use_category <> 'transactional'
             THEN 'skipped: unsubscribed, so transactional mail only (this step is ' || use_category || ')'

@@ -32,7 +32,7 @@ WITH negative AS (
     GROUP BY c.user_id
 )
 SELECT u.user_id, u.account_id, 'hold' AS kind, 'decided' AS outcome, 'hold: ' || n.why AS reason,
-       $as_of::TIMESTAMPTZ AS hold_since, u.state
+       $as_of::TIMESTAMPTZ AS hold_since, u.state, u.email
 FROM _pol_users u JOIN negative n USING (user_id)
 WHERE n.why IS NOT NULL AND NOT u.on_hold
 UNION ALL
@@ -48,7 +48,7 @@ SELECT u.user_id, u.account_id, 'release',
             WHEN p.kinds IS NULL AND u.state IS DISTINCT FROM 'delighted' THEN 'still on hold: nothing positive yet since the last negative sign'
             ELSE 'release: nothing negative for ' || round((epoch($as_of) - epoch(c.last_negative_at)) / 3600)::BIGINT
                  || ' h and ' || coalesce('positive evidence (' || array_to_string(p.kinds, ', ') || ')', 'state delighted') END,
-       u.hold_since, u.state
+       u.hold_since, u.state, u.email
 FROM _pol_users u
 JOIN clock c USING (user_id)
 LEFT JOIN negative n USING (user_id)

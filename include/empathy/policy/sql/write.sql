@@ -10,7 +10,7 @@ SELECT action_id, user_id, account_id, kind, status, reason, detail, $now, $as_o
        $simulation, $now
 FROM (
     SELECT action_id, user_id, account_id, kind, 'pending' AS status, reason,
-           json_object('state', state, 'hold_since', hold_since, 'run_id', $run_id) AS detail
+           json_object('state', state, 'hold_since', hold_since, 'to_email', email, 'run_id', $run_id) AS detail
     FROM _pol_holds WHERE outcome = 'decided'
     UNION ALL
     SELECT action_id, user_id, account_id, 'email', 'skipped', outcome_reason,

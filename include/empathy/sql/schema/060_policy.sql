@@ -37,10 +37,17 @@ FROM actions
 WHERE kind IN ('hold', 'release') AND NOT simulate AND status <> 'skipped'
 QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY as_of DESC, kind = 'release' DESC) = 1;
 
--- Drip steps that are waiting, and why (the latest real decision log entry per step).
+-- Drip steps that are waiting, and why (the latest real decision log entry of each step not yet decided).
 CREATE OR REPLACE VIEW drip_deferrals AS
 SELECT user_id, detail->>'campaign' AS campaign, detail->>'step' AS step,
        TRY_CAST(detail->>'due_at' AS TIMESTAMPTZ) AS due_at, reason, as_of AS last_deferred_at
-FROM decision_log
+FROM decision_log l
 WHERE kind = 'email' AND outcome = 'deferred' AND scope = ''
+  AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.kind = 'email' AND NOT a.simulate AND a.user_id = l.user_id
+                  AND a.detail->>'campaign' = l.detail->>'campaign' AND a.detail->>'step' = l.detail->>'step')
 QUALIFY row_number() OVER (PARTITION BY user_id, detail->>'campaign', detail->>'step' ORDER BY as_of DESC) = 1;
+
+-- The holdout: a deterministic share of users (the same user and salt are always in or out) who get the
+-- standard drip with no empathy adjustments, so the adjustments can be measured.
+CREATE OR REPLACE MACRO in_holdout(user_id, salt, pct) AS
+    ('0x' || left(sha256(salt || '|' || user_id), 15))::BIGINT / 1152921504606846976.0 * 100 < pct;
