@@ -4,33 +4,36 @@
 Turns interaction logs into how each customer feels, and changes their journey accordingly.
 
 ```
-check_run -> ingest -> prepare -> score (one per batch) -> decide -> slack_alerts: claim -> send -> record  -> report
-                                                                  \\-> emails: claim -> send -> record      /
+prepare --(LLM scorer)--> batches --> score (one per batch) --> decide --+
+   \--(offline scorer: scored and decided in prepare)--> send_now --+--> deliveries --> slack_alerts: claim -> send -> record --> report
+                                                                                 \-> emails: claim -> send -> record ------/
 ```
 
-* **check_run**: refuses a run whose configuration has a key that is not a Param (`dryrun`) or a value out
-  of range, before anything is read or decided.
-* **ingest**: new files in `$EMPATHY_HOME/landing/` into `events` (bad lines to `quarantine`, unreadable
-  files to `ingest_errors`, each with a reason).
-* **prepare / score**: behavioural detectors (rage clicks, API error streaks, docs dwell, ...) for users
-  with new activity, and text sentiment (offline lexicon, or the LLM through `openai_default`) per batch.
-* **decide**: `user_state` and its history, and the decisions they cause (holds, Slack alerts, drip
-  emails) as rows in `actions`, in one transaction. Holds take effect here; simulations write their
-  previews here.
+* **prepare**: refuses a run whose configuration has a key that is not a Param (`dryrun`) or a value out
+  of range; ingests new files in `$EMPATHY_HOME/landing/` into `events` (bad lines to `quarantine`,
+  unreadable files to `ingest_errors`, each with a reason); runs the behavioural detectors (rage clicks,
+  API error streaks, docs dwell, ...) for users with new activity. With the offline scorer it scores and
+  decides the window right here: `user_state` and its history, and the decisions they cause (holds, Slack
+  alerts, drip emails) as rows in `actions`, in one transaction; holds take effect, simulations write
+  their previews. A window with nothing to send ends here (a backfill window is one task).
+* **score / decide**: with the LLM scorer (`openai_default`), batches are scored in their own tasks, away
+  from the database, and `decide` does the rest.
 * **slack_alerts / emails**: send pending actions exactly once; without a connection, previews go to `outbox/`.
-* **report**: what the run did, in words (also on the Empathy page, `/empathy/runs/<run id>`).
+* **report**: what the run did, in words (also in the log of `prepare`/`decide`, and on the Empathy page,
+  `/empathy/runs/<run id>`).
 
 **Run configuration**: *Dry run* decides and previews everything and sends nothing. Backfills (DAG page
 > Trigger > Backfill, `airflow backfill create`, or `POST /api/v2/backfills`) recompute their windows and
 simulate every action unless *Deliver during a backfill* is on; the windows of one backfill (and
-consecutive dry runs) carry cooldowns, caps and holds across them as real runs would. Thresholds left
-empty use the deployment's settings (environment variables, see the README).
+consecutive dry runs) carry cooldowns, caps and holds across them as real runs would, whatever order the
+windows run in. Thresholds left empty use the deployment's settings (environment variables, see the README).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, XComArg, dag, task
 
 from empathy.config import run_params
 from empathy.connections import notify_failure
@@ -58,29 +61,36 @@ def _params() -> dict:
     params=_params(),
 )
 def empathy_pipeline():
-    @task(retries=0)
-    def check_run(**context) -> dict:
-        from empathy.runs import check_conf, run_info
+    @task.branch(**DUCKDB_TASK)
+    def prepare(**context) -> list[str]:
+        from airflow.sdk.exceptions import AirflowFailException
 
-        check_conf(context["dag_run"].conf)
+        from empathy import pipeline
+        from empathy.runs import RunConfError, check_conf, run_info, run_settings
+
+        try:
+            check_conf(context["dag_run"].conf)   # refuse before anything is read or decided
+        except RunConfError as exc:
+            raise AirflowFailException(f"run refused: {exc}") from None  # a mistake, not a fault: no retry
         run = run_info(context)
         print(f"{run.mode} run {run.run_id} as of {run.as_of.isoformat()}"
               + (f" (simulation scope {run.scope!r})" if run.scope else ""))
-        return run.as_dict()
+        settings = run_settings(context)
+        result = pipeline.prepare(settings, run)
+        context["ti"].xcom_push(key="run", value=run.as_dict())
+        context["ti"].xcom_push(key="batches", value=result["batches"])
+        if not result["decided"]:
+            return ["batches"]
+        print(result["report"])
+        if any(result["pending"].values()):
+            return ["send_now"]
+        pipeline.clean_run(settings, run.run_id)
+        return []
 
-    @task(**DUCKDB_TASK)
-    def ingest(run: dict, **context) -> dict:
-        from empathy import pipeline
-        from empathy.runs import RunInfo, run_settings
-
-        return pipeline.ingest(run_settings(context), RunInfo.from_dict(run))
-
-    @task(**DUCKDB_TASK)
-    def prepare(run: dict, **context) -> list[str]:
-        from empathy import pipeline
-        from empathy.runs import RunInfo, run_settings
-
-        return pipeline.prepare(run_settings(context), RunInfo.from_dict(run))
+    @task
+    def batches(**context) -> list[str]:
+        """The scoring batches prepare wrote (the LLM's path: one score task each)."""
+        return context["ti"].xcom_pull(task_ids="prepare", key="batches") or []
 
     @task(retries=3)
     def score(batch_path: str, **context) -> str:
@@ -89,33 +99,35 @@ def empathy_pipeline():
 
         return pipeline.score_batch(run_settings(context), batch_path)
 
-    @task.branch(**DUCKDB_TASK, trigger_rule="none_failed")
-    def decide(run: dict, judgement_paths, **context) -> list[str]:
+    @task(**DUCKDB_TASK)
+    def decide(run: dict, judgement_paths, **context) -> dict:
         from empathy import pipeline
         from empathy.runs import RunInfo, run_settings
 
         result = pipeline.decide(run_settings(context), RunInfo.from_dict(run), list(judgement_paths or []))
-        pending = result["pending"]
-        chosen = [f"{group}.claim" for group, kinds in CHANNELS.items() if any(pending.get(k) for k in kinds)]
-        return chosen or ["report"]
+        print(result["report"])
+        return result["pending"]
 
     @task(**DUCKDB_TASK, trigger_rule="none_failed_min_one_success")
     def report(run: dict, **context) -> str:
         from empathy import pipeline
-        from empathy.runs import run_settings
+        from empathy.runs import RunInfo, run_settings
 
         settings = run_settings(context)
-        text = pipeline.report(settings, run["run_id"])
+        text = pipeline.report(settings, RunInfo.from_dict(run))
         print(text)
         pipeline.clean_run(settings, run["run_id"])  # every upstream task succeeded or was skipped
         return text
 
-    run = check_run()
-    batches = prepare(run)
-    ingest(run) >> batches
-    chosen = decide(run, score.expand(batch_path=batches))
+    prepared = prepare()
+    run = XComArg(prepared.operator, key="run")
+    listed = batches()
+    decided = decide(run, score.expand(batch_path=listed))
+    send_now = EmptyOperator(task_id="send_now")
+    deliveries = EmptyOperator(task_id="deliveries", trigger_rule="none_failed_min_one_success")
+    prepared >> [listed, send_now]
+    [decided, send_now] >> deliveries
     done = report(run)
-    chosen >> done
 
     for group_id, kinds in CHANNELS.items():
         with TaskGroup(group_id=group_id):
@@ -141,8 +153,7 @@ def empathy_pipeline():
                 return pipeline.record(run_settings(context), RunInfo.from_dict(run), outcomes_path)
 
             claimed = claim(run)
-            chosen >> claimed
+            deliveries >> claimed
             record(run, send(run, claimed)) >> done
-
 
 empathy_pipeline()

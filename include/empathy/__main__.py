@@ -3,7 +3,7 @@
   score-text   one text per line on stdin -> one JSON object per line on stdout, with the configured scorer
   demo-data    write realistic demo journeys into the landing folder
   ingest       ingest the landing folder now (outside Airflow)
-  summary      print what the database holds: ingest counts, states, actions
+  summary      what a run did, in words (the latest run; --run-id for another; --json for the database)
   settings     print every setting (Markdown table: the README's)
 """
 from __future__ import annotations
@@ -35,9 +35,11 @@ def _demo_data(argv: list[str]) -> int:
 
 
 def _ingest(args) -> int:
-    from empathy import config, pipeline
+    from empathy import config, store
+    from empathy.ingest import ingest_landing
 
-    report = pipeline.ingest(config.load(), run_id="cli")
+    with store.connect(config.load()) as con:
+        report = ingest_landing(con, config.load(), run_id="cli").as_dict()
     print(json.dumps(report["totals"]))
     for error in report["errors"]:
         print(f"error: {error}", file=sys.stderr)
@@ -45,10 +47,16 @@ def _ingest(args) -> int:
 
 
 def _summary(args) -> int:
-    from empathy import config, pipeline
+    """One run's report (the latest when no --run-id), or the whole database with --json."""
+    from empathy import config, report, store
 
-    result = pipeline.summary(config.load(), run_id=args.run_id)
-    print(json.dumps(result, default=str, indent=2) if args.json else pipeline.format_summary(result))
+    with store.connect(config.load(), read_only=True) as con:
+        if args.json:
+            print(json.dumps(report.database_summary(con), default=str, indent=2))
+            return 0
+        run_id = args.run_id or next(iter(con.execute(
+            "SELECT run_id FROM pipeline_runs ORDER BY updated_at DESC LIMIT 1").fetchall()), [None])[0]
+        print(report.run_report(con, run_id) if run_id else "Empathy: no run yet (make demo, or make run).")
     return 0
 
 
@@ -71,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_score_text)
     sub.add_parser("demo-data", help="write demo journeys (see: demo-data --help)")
     sub.add_parser("ingest", help="ingest the landing folder now").set_defaults(func=_ingest)
-    p = sub.add_parser("summary", help="print the database's summary")
-    p.add_argument("--run-id", help="only this run's actions")
+    p = sub.add_parser("summary", help="what a run did, in words (default: the latest run)")
+    p.add_argument("--run-id", help="this run's report")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_summary)
     sub.add_parser("settings", help="print every setting").set_defaults(func=_settings)

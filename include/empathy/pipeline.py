@@ -48,27 +48,28 @@ def _stage(con, run: RunInfo, stage: str, figures: dict) -> None:
         "stage": json.dumps({stage: figures}, default=str), "now": datetime.now(UTC)}).fetchall()
 
 
-# --- ingest and prepare ------------------------------------------------------------------------------
-def ingest(settings: Settings, run: RunInfo) -> dict:
-    """New landed files into ``events`` (bad lines to ``quarantine``, unreadable files to ``ingest_errors``)."""
+# --- prepare: everything a window needs that needs no network -----------------------------------------
+def prepare(settings: Settings, run: RunInfo) -> dict:
+    """New landed files into ``events``; users with new activity (or whose state changes with time) ->
+    evidence and the scorer's input. When scoring needs no network (the offline scorer), the window is
+    scored and decided right here, in the same task: states, decisions, holds, and a simulation's previews.
+
+    Returns ``batches`` (scoring files for the LLM's tasks; empty when scored here), ``decided`` (True when
+    the window was decided here), ``pending`` (what the delivery steps could send) and ``report``."""
+    from empathy import state
     from empathy.ingest import ingest_landing
+    from empathy.scoring import needs_network
 
     with store.connect(settings) as con:
         report = ingest_landing(con, settings, run_id=run.run_id).as_dict()
         _stage(con, run, "ingest", {**report["totals"], "errors": report["errors"][:20]})
-    return report["totals"]
-
-
-def prepare(settings: Settings, run: RunInfo) -> list[str]:
-    """Users with new activity (or whose state changes with time) -> evidence, and the scorer's input as
-    batch files (one mapped scoring task each)."""
-    from empathy import state
-
-    with store.connect(settings) as con:
         users = state.select_users(con, settings, run.as_of, since=run.since)
         batches = state.prepare(con, settings, run.as_of, users, _run_dir(settings, run.run_id)) if users else []
         _stage(con, run, "prepare", {"users": len(users), "batches": len(batches)})
-    return batches
+        if batches and needs_network(settings):
+            return {"batches": batches, "decided": False, "pending": {}, "report": ""}
+        judged = [score_batch(settings, b) for b in batches]
+        return {"batches": [], "decided": True, **_decide(con, settings, run, judged)}
 
 
 def score_batch(settings: Settings, batch_path: str) -> str:
@@ -84,35 +85,47 @@ def score_batch(settings: Settings, batch_path: str) -> str:
 
 # --- decide --------------------------------------------------------------------------------------------
 def decide(settings: Settings, run: RunInfo, judgement_paths: list[str]) -> dict:
+    """The window's decisions once its users were scored elsewhere (by the LLM's tasks)."""
+    with store.connect(settings) as con:
+        return _decide(con, settings, run, list(judgement_paths or []))
+
+
+def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -> dict:
     """States and the decisions they cause, in ONE transaction (the outbox pattern). Holds and releases
-    take effect here; a simulation's previews are written here too (nothing leaves the machine). Returns
-    what a delivery step could still send, per kind."""
-    from empathy import policy, state
+    take effect here; a simulation's previews are written here too (nothing leaves the machine)."""
+    from empathy import policy, report, state
     from empathy.connections import airflow_base_url, sendgrid_info
     from empathy.delivery import relay
 
     sg = sendgrid_info(settings.sendgrid_conn_id)
-    with store.connect(settings) as con:
-        with store.transaction(con):
-            applied = state.apply(con, settings, run.as_of, list(judgement_paths or []), run.run_id)
-            users = [u for (u,) in con.execute("SELECT user_id FROM _new_states").fetchall()] if applied["users"] else []
-            if not run.simulate:  # states a dry run or a backfill computed still await their real decision
-                users = sorted(set(users) | {u for (u,) in con.execute(
-                    "SELECT user_id FROM user_state WHERE decided_at IS NULL OR decided_at < updated_at").fetchall()})
-            decided = policy.decide(con, settings, run.as_of, run_id=run.run_id, users=users, scope=run.scope,
-                                    simulation=run.mode if run.simulate else None, overrides=run.overrides,
-                                    base_url=airflow_base_url(), asm_group_id=sg.asm_group_id if sg else None)
-            if not run.simulate and users:
-                con.execute("UPDATE user_state SET decided_at = ? WHERE list_contains(?, user_id)",
-                            [datetime.now(UTC), users]).fetchall()
-            holds = relay.apply_holds(con, settings, run.scope, mirrored=bool(settings.sendgrid_hold_group_id and sg))
-        previews = relay.deliver_previews(con, settings, run.scope) if run.simulate else {}
-        pending = relay.deliverable_counts(con, settings, run.scope)
-        _stage(con, run, "decide", {"states": applied, "decided": decided["decided"],
-                                    "not_done": decided["not_done"], "holds": holds, "previews": previews,
-                                    "rewound_windows": decided.get("rewound_windows", 0)})
-    return {"states": applied["states"], "decided": decided["decided"], "not_done": decided["not_done"],
-            "pending": pending, "simulate": run.simulate}
+    with store.transaction(con):
+        applied = state.apply(con, settings, run.as_of, judgement_paths, run.run_id)
+        users = [u for (u,) in con.execute("SELECT user_id FROM _new_states").fetchall()] if applied["users"] else []
+        if not run.simulate:  # states a dry run or a backfill computed still await their real decision
+            users = sorted(set(users) | {u for (u,) in con.execute(
+                "SELECT user_id FROM user_state WHERE decided_at IS NULL OR decided_at < updated_at").fetchall()})
+        decided = policy.decide(con, settings, run.as_of, run_id=run.run_id, users=users, scope=run.scope,
+                                simulation=run.mode if run.simulate else None, overrides=run.overrides,
+                                base_url=airflow_base_url(), asm_group_id=sg.asm_group_id if sg else None)
+        if not run.simulate and users:
+            con.execute("UPDATE user_state SET decided_at = ? WHERE list_contains(?, user_id)",
+                        [datetime.now(UTC), users]).fetchall()
+        holds = relay.apply_holds(con, settings, run.scope, mirrored=bool(settings.sendgrid_hold_group_id and sg))
+    # a simulation's previews need no network; an LLM rewrite of its emails would (then the send step does it)
+    previews = relay.deliver_previews(con, settings, run.scope) if run.simulate and not _rewrites(settings) else {}
+    pending = relay.deliverable_counts(con, settings, run.scope)
+    _stage(con, run, "decide", {"states": applied, "decided": decided["decided"], "not_done": decided["not_done"],
+                                "holds": holds, "previews": previews,
+                                "rewound_windows": decided.get("rewound_windows", 0),
+                                "stale_leases": relay.stale_leases(con, settings, run.scope)})
+    return {"pending": pending, "report": report.run_report(con, run.run_id)}
+
+
+def _rewrites(settings: Settings) -> bool:
+    """Whether emails go through the LLM rewrite (a network step) before they are sent or previewed."""
+    from empathy.connections import get_connection
+
+    return bool(settings.email_rewrite and get_connection(settings.openai_conn_id))
 
 
 # --- deliver -------------------------------------------------------------------------------------------
@@ -150,9 +163,9 @@ def clean_run(settings: Settings, run_id: str) -> None:
 
 
 # --- report ----------------------------------------------------------------------------------------------
-def report(settings: Settings, run_id: str) -> str:
-    """What one run did, in words a marketer reads (``empathy.report``)."""
+def report(settings: Settings, run: RunInfo) -> str:
+    """What the run did, in words a marketer reads (``empathy.report``), after its deliveries."""
     from empathy import report as reporting
 
     with store.connect(settings, read_only=True) as con:
-        return reporting.run_report(con, run_id)
+        return reporting.run_report(con, run.run_id)

@@ -26,6 +26,12 @@ def get_scorer(settings) -> TextScorer:
     raise ValueError(f"unknown scorer {name!r}; valid scorers: {', '.join(SCORERS)}")
 
 
+def needs_network(settings) -> bool:
+    """Whether the configured scorer calls out (the LLM): then scoring runs in its own tasks, away from
+    the database; the offline scorer runs where the data is."""
+    return (getattr(settings, "scorer", None) or "lexicon").strip().lower() != "lexicon"
+
+
 def score_text_lines(lines: Iterable[str], scorer: TextScorer, batch_size: int = 2000) -> Iterator[str]:
     """One JSON object per input line, in order: ``{"label": ..., "score": ...}``.
 

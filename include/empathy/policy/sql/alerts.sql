@@ -41,8 +41,9 @@ SELECT r.user_id, r.account_id, r.state, r.confidence, r.severity, r.members, li
             WHEN p.account_id IS NOT NULL AND r.severity <= p.severity
                  AND len(list_filter(r.account_kinds, lambda k: NOT list_contains(p.kinds, k))) = 0
             THEN 'no alert: the account manager was alerted ' ||
-                 CASE WHEN p.last_at > $as_of THEN 'for a later window' ELSE
-                      round((epoch($as_of) - epoch(p.last_at)) / 3600)::BIGINT || ' h ago' END
+                 CASE WHEN p.last_at > $as_of THEN 'for a later window'
+                      WHEN epoch($as_of) - epoch(p.last_at) < 3600 THEN 'less than an hour ago'
+                      ELSE round((epoch($as_of) - epoch(p.last_at)) / 3600)::BIGINT || ' h ago' END
                  || ' (one alert per ' || printf('%g', $alert_cooldown_h) || ' h unless it gets worse)'
             WHEN p.account_id IS NOT NULL AND r.severity > p.severity
             THEN 'concierge: worse, now ' || r.state || ' (alerted as ' || CASE p.severity WHEN 1 THEN 'frustrated' ELSE 'at_risk' END

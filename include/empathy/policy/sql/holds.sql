@@ -10,7 +10,6 @@ WITH negative AS (
     SELECT u.user_id,
            CASE WHEN u.state IN ('frustrated', 'at_risk')
                 THEN u.state || ' since ' || strftime(coalesce(u.state_as_of, $as_of), '%a %d %b %H:%M UTC')
-                     || ' (confidence ' || printf('%.2f', coalesce(u.confidence, 0)) || ')'
                 WHEN s.user_id IS NOT NULL
                 THEN 'API errors still failing (' || s.errors || ' in a row on ' || s.endpoints || ')' END AS why
     FROM _pol_users u
