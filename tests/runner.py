@@ -18,17 +18,19 @@ def run_window(settings, as_of: datetime, *, run_id: str | None = None, mode: st
     as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
     scope = scope if scope is not None else {"live": "", "dry run": "dry-run", "backfill": "backfill"}[mode]
     run = RunInfo(run_id or f"test__{as_of.isoformat()}", run_type, as_of, since, mode, scope, overrides or {})
-    out = {"run": run, "ingest": pipeline.ingest(settings, run)}
-    batches = pipeline.prepare(settings, run)
-    judged = [pipeline.score_batch(settings, b) for b in batches]
-    out["decide"] = pipeline.decide(settings, run, judged)
+    out = {"run": run, "prepare": pipeline.prepare(settings, run)}
+    if out["prepare"]["decided"]:
+        out["decide"] = out["prepare"]
+    else:  # the LLM's path: scoring tasks, then decide
+        judged = [pipeline.score_batch(settings, b) for b in out["prepare"]["batches"]]
+        out["decide"] = pipeline.decide(settings, run, judged)
     out["deliveries"] = {}
     if deliver:
         for group, kinds in CHANNELS.items():
             if any(out["decide"]["pending"].get(k) for k in kinds):
                 claimed = pipeline.claim(settings, run, kinds)
                 out["deliveries"][group] = pipeline.record(settings, run, pipeline.send(settings, claimed, run))
-    out["report"] = pipeline.report(settings, run.run_id)
+    out["report"] = pipeline.report(settings, run)
     pipeline.clean_run(settings, run.run_id)
     return out
 

@@ -65,7 +65,9 @@ def prepare(settings: Settings, run: RunInfo) -> dict:
         _stage(con, run, "ingest", {**report["totals"], "errors": report["errors"][:20]})
         users = state.select_users(con, settings, run.as_of, since=run.since)
         batches = state.prepare(con, settings, run.as_of, users, _run_dir(settings, run.run_id)) if users else []
-        _stage(con, run, "prepare", {"users": len(users), "batches": len(batches)})
+        unusable = con.execute("SELECT count(*) FROM events WHERE NOT isfinite(ts) OR ts < TIMESTAMPTZ '1900-01-01 00:00:00+00' "
+                               "OR ts >= TIMESTAMPTZ '2200-01-01 00:00:00+00'").fetchall()[0][0]
+        _stage(con, run, "prepare", {"users": len(users), "batches": len(batches), "unusable_events": unusable})
         if batches and needs_network(settings):
             return {"batches": batches, "decided": False, "pending": {}, "report": ""}
         judged = [score_batch(settings, b) for b in batches]

@@ -4,6 +4,7 @@ what is sent, not with the users looked at."""
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 
 import pyarrow as pa
@@ -11,6 +12,8 @@ import pyarrow as pa
 from empathy.content import emails as mail
 from empathy.content import slack
 from empathy.content.campaigns import Campaign
+
+log = logging.getLogger(__name__)
 
 RENDERED_SCHEMA = pa.schema([("action_id", pa.string()), ("user_id", pa.string()), ("account_id", pa.string()),
                              ("kind", pa.string()), ("status", pa.string()), ("reason", pa.string()),
@@ -62,22 +65,36 @@ def alerts(con, settings, as_of, simulation, base_url) -> list[dict]:
     links = _links(load_campaigns(settings))
     out = []
     for r in todo:
-        channel, why_fallback = slack.channel_for(r["manager"], settings.slack_fallback_channel)
-        alert = slack.Alert(
-            account_id=r["account_id"], account_name=r["account_name"], mrr=r["mrr"], user_id=r["user_id"],
-            state=r["state"], confidence=r["confidence"], evidence=evidence.get(r["user_id"], []),
-            looking_for=looking.get(r["user_id"], []), members=list(r["members"] or []),
-            pii_names=[n for n in (r["name"], r["first_name"], r["last_name"]) if n], links=links,
-            user_url=slack.user_url(base_url, r["user_id"]), as_of=f"{as_of:%Y-%m-%d %H:%M}", simulation=simulation)
-        text, blocks = slack.build(alert)
-        detail = {"channel": channel, "text": text, "blocks": blocks, "severity": r["severity"],
-                  "evidence_kinds": list(r["kinds"] or []), "state": r["state"], "confidence": r["confidence"],
-                  "account_name": r["account_name"], "mrr": r["mrr"], "users": list(r["members"] or []),
-                  "fallback_channel": why_fallback is not None, "channel_reason": why_fallback,
-                  "user_url": alert.user_url, "looking_for": alert.looking_for}
-        out.append({"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
-                    "kind": "slack_alert", "status": "pending", "reason": r["reason"], "detail": json.dumps(detail, default=str)})
+        try:
+            out.append(_alert(r, settings, evidence, looking, links, base_url, as_of, simulation))
+        except Exception as exc:  # noqa: BLE001 - one account's data must not stop the run: say why, visibly
+            log.exception("alert for account %s could not be worded", r["account_id"])
+            out.append(_unworded(r, "slack_alert", exc))
     return out
+
+
+def _unworded(r: dict, kind: str, exc: Exception) -> dict:
+    return {"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"], "kind": kind,
+            "status": "skipped", "reason": f"skipped: could not be worded ({type(exc).__name__}: {str(exc)[:200]})",
+            "detail": json.dumps({"error": type(exc).__name__})}
+
+
+def _alert(r, settings, evidence, looking, links, base_url, as_of, simulation) -> dict:
+    channel, why_fallback = slack.channel_for(r["manager"], settings.slack_fallback_channel)
+    alert = slack.Alert(
+        account_id=r["account_id"], account_name=r["account_name"], mrr=r["mrr"], user_id=r["user_id"],
+        state=r["state"], confidence=r["confidence"], evidence=evidence.get(r["user_id"], []),
+        looking_for=looking.get(r["user_id"], []), members=list(r["members"] or []),
+        pii_names=[n for n in (r["name"], r["first_name"], r["last_name"]) if n], links=links,
+        user_url=slack.user_url(base_url, r["user_id"]), as_of=f"{as_of:%Y-%m-%d %H:%M}", simulation=simulation)
+    text, blocks = slack.build(alert)
+    detail = {"channel": channel, "text": text, "blocks": blocks, "severity": r["severity"],
+              "evidence_kinds": list(r["kinds"] or []), "state": r["state"], "confidence": r["confidence"],
+              "account_name": r["account_name"], "mrr": r["mrr"], "users": list(r["members"] or []),
+              "fallback_channel": why_fallback is not None, "channel_reason": why_fallback,
+              "user_url": alert.user_url, "looking_for": alert.looking_for}
+    return {"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
+            "kind": "slack_alert", "status": "pending", "reason": r["reason"], "detail": json.dumps(detail, default=str)}
 
 
 def tone_for(state: str | None, intents) -> str:
@@ -105,36 +122,41 @@ def emails(con, settings, campaigns: list[Campaign], asm_group_id) -> list[dict]
     evidence, looking = _evidence(con, supportive)
     out = []
     for r in todo:
-        campaign = by_name[r["campaign"]]
-        tone = "standard" if r["holdout"] else tone_for(r["state"], r["intents"])
-        friction = mail.friction_for(evidence.get(r["user_id"], []), looking.get(r["user_id"], []), r["state"],
-                                     campaign) if tone == "supportive" else None
-        draft = mail.render(campaign, r["use_template"], tone, r["name"], friction)
-        unsubscribe = mail.unsubscribe_url(settings, r["user_id"], asm_group_id)
-        finished = mail.finish(draft, campaign.product, unsubscribe)
-        reason = f"{campaign.name}/{r['step']} due {r['due_at']:%Y-%m-%d %H:%M} UTC; tone {draft.tone}"
-        if r["holdout"]:
-            reason += " (holdout: no empathy adjustments)"
-        elif r["swap"]:
-            reason += f"; may be leaving: {r['template']} ({r['category']}) replaced by {r['use_template']}"
-        offer = str((campaign.offer or {}).get("code") or "")
-        if r["state"] == "at_risk" and offer and offer in finished["text"]:  # the last line of defence
-            out.append({"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
-                        "kind": "email", "status": "skipped", "reason": "skipped: no discount to a user who may be leaving",
-                        "detail": json.dumps({"campaign": campaign.name, "step": r["step"], "category": r["use_category"],
-                                              "subject": None})})
-            continue
-        detail = {"campaign": campaign.name, "step": r["step"], "category": r["use_category"],
-                  "template": r["use_template"], "tone": draft.tone, "holdout": r["holdout"],
-                  "due_at": r["due_at"].isoformat(), "state": r["state"], "to_email": r["email"],
-                  "friction": friction["signal"] if friction else None, "asm_group_id": asm_group_id,
-                  "subject": finished["subject"], "text": finished["text"],
-                  "unsubscribe_url": finished["unsubscribe_url"], "links": sorted(campaign.our_links()),
-                  "rewrite": draft.rewrite, "rewrite_note": draft.rewrite_note,
-                  "tokens": {"body": draft.body, "values": draft.values}}
-        if r["swap"]:
-            detail["swapped"] = {"from_template": r["template"], "from_category": r["category"]}
-        out.append({"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
-                    "kind": "email", "status": "pending", "reason": reason,
-                    "detail": json.dumps(detail, default=str)})
+        try:
+            out.append(_email(r, settings, by_name[r["campaign"]], evidence, looking, asm_group_id))
+        except Exception as exc:  # noqa: BLE001 - one user's data must not stop the run: say why, visibly
+            log.exception("email for user %s could not be worded", r["user_id"])
+            out.append(_unworded(r, "email", exc))
     return out
+
+
+def _email(r, settings, campaign, evidence, looking, asm_group_id) -> dict:
+    tone = "standard" if r["holdout"] else tone_for(r["state"], r["intents"])
+    friction = mail.friction_for(evidence.get(r["user_id"], []), looking.get(r["user_id"], []), r["state"],
+                                 campaign) if tone == "supportive" else None
+    draft = mail.render(campaign, r["use_template"], tone, r["name"], friction)
+    unsubscribe = mail.unsubscribe_url(settings, r["user_id"], asm_group_id)
+    finished = mail.finish(draft, campaign.product, unsubscribe)
+    reason = f"{campaign.name}/{r['step']} due {r['due_at']:%Y-%m-%d %H:%M} UTC; tone {draft.tone}"
+    if r["holdout"]:
+        reason += " (holdout: no empathy adjustments)"
+    elif r["swap"]:
+        reason += f"; may be leaving: {r['template']} ({r['category']}) replaced by {r['use_template']}"
+    offer = str((campaign.offer or {}).get("code") or "")
+    if r["state"] == "at_risk" and offer and offer in finished["text"]:  # the last line of defence
+        return {"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
+                "kind": "email", "status": "skipped", "reason": "skipped: no discount to a user who may be leaving",
+                "detail": json.dumps({"campaign": campaign.name, "step": r["step"], "category": r["use_category"],
+                                      "subject": None})}
+    detail = {"campaign": campaign.name, "step": r["step"], "category": r["use_category"],
+              "template": r["use_template"], "tone": draft.tone, "holdout": r["holdout"],
+              "due_at": r["due_at"].isoformat(), "state": r["state"], "to_email": r["email"],
+              "friction": friction["signal"] if friction else None, "asm_group_id": asm_group_id,
+              "subject": finished["subject"], "text": finished["text"],
+              "unsubscribe_url": finished["unsubscribe_url"], "links": sorted(campaign.our_links()),
+              "rewrite": draft.rewrite, "rewrite_note": draft.rewrite_note,
+              "tokens": {"body": draft.body, "values": draft.values}}
+    if r["swap"]:
+        detail["swapped"] = {"from_template": r["template"], "from_category": r["category"]}
+    return {"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
+            "kind": "email", "status": "pending", "reason": reason, "detail": json.dumps(detail, default=str)}

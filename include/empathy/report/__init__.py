@@ -56,6 +56,10 @@ def run_report(con, run_id: str) -> str:
                      + (f"; {ing.get('skipped_unchanged')} already ingested" if ing.get("skipped_unchanged") else ""))
         for problem in (ing.get("errors") or [])[:5]:
             lines.append(f"    ! {problem}")
+    unusable = (st.get("prepare") or {}).get("unusable_events")
+    if unusable:
+        lines.append(f"    ! {unusable} stored event(s) have an impossible timestamp (infinite, BC, centuries away) and "
+                     "were skipped by every stage; delete them from `events` when convenient")
     dec = st.get("decide") or {}
     states = (dec.get("states") or {}).get("states") or {}
     if states:
@@ -79,12 +83,12 @@ def run_report(con, run_id: str) -> str:
     if dec.get("rewound_windows"):
         lines.append(f"  note     {dec['rewound_windows']} later window(s) of this simulation were decided again "
                      "in order (backfill windows ran out of order)")
-    deliveries = {k.split(":", 1)[1]: v for k, v in st.items() if k.startswith("deliver:")}
-    for what, counts in deliveries.items():
-        stale = (counts or {}).pop("stale_leases", 0) if isinstance(counts, dict) else 0
-        if stale:
-            lines.append(f"  ! {stale} {what} action(s) had been claimed by a sending step that crashed: sent again "
-                         "at most once (the delivery journal is checked first)")
+    if dec.get("stale_leases"):
+        lines.append(f"  ! {dec['stale_leases']} action(s) had been claimed by a sending step that crashed before it "
+                     "recorded: claimed again now, sent at most once more (the delivery journal is checked first)")
+    for what, counts in {k.split(":", 1)[1]: v for k, v in st.items() if k.startswith("deliver:")}.items():
+        lines.append(f"  sent     {what}: " + "; ".join(f"{kind} " + ", ".join(f"{n} {s}" for s, n in by.items())
+                                                    for kind, by in (counts or {}).items()))
     for a in (r["examples"] or [])[:6]:
         lines.append(f"    {a['kind']:<11} {a['status']:<9} {a['user_id'][:24]:<24} {(a['what'] or '')[:40]:<40} "
                      f"{a['reason'][:60]}")

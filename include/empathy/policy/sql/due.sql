@@ -1,13 +1,13 @@
 -- Drip steps due at $as_of: every enrolled user (first track event of a campaign's enrol_on list) whose
 -- next steps (after the last step decided for them) have enrolled_at + delay_h <= $as_of. Decisions for
 -- a user and campaign are made once per window: a step decided in this window or later is not due again.
--- reads: events, _seen, _steps (the campaigns' steps)
+-- reads: usable_events, _seen, _steps (the campaigns' steps)
 -- writes: _due (temp)
 -- takes: $as_of
 CREATE OR REPLACE TEMP TABLE _due AS
 WITH enrolled AS (
     SELECT s.campaign, e.user_id, min(e.ts) AS enrolled_at
-    FROM events e JOIN (SELECT DISTINCT campaign, unnest(enrol_on) AS event FROM _steps) s ON s.event = e.event
+    FROM usable_events e JOIN (SELECT DISTINCT campaign, unnest(enrol_on) AS event FROM _steps) s ON s.event = e.event
     WHERE e.type = 'track' AND e.ts <= $as_of
     GROUP BY ALL
 ), progress AS (

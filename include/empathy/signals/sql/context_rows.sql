@@ -1,7 +1,7 @@
 -- What the text scorer sees and who the user is: the latest customer texts (newest first; `idx` matches
 -- UserJudgement.text_scores) into sig_texts, and one profile row per user (account, the names and email
 -- to redact, activity) into sig_profile. Customer text = author `customer` or no author (never agents).
--- reads: sig_events, _scope_users, events
+-- reads: sig_events, _scope_users, usable_events
 -- writes: sig_texts, sig_profile (temp)
 -- takes: $as_of, $texts_per_user
 CREATE OR REPLACE TEMP TABLE sig_texts AS
@@ -29,14 +29,14 @@ WITH activity AS (
 ), latest AS (
     SELECT user_id, max(ts) AS last_event_at,
            arg_max(group_id, ts) FILTER (WHERE type = 'group' AND group_id IS NOT NULL) AS account_id
-    FROM events SEMI JOIN _scope_users USING (user_id)
+    FROM usable_events SEMI JOIN _scope_users USING (user_id)
     WHERE ts <= $as_of
     GROUP BY user_id
 ), names AS (  -- the user's own identify traits: redacted from everything that leaves
     SELECT user_id, list(DISTINCT v) FILTER (WHERE v IS NOT NULL) AS pii_names
     FROM (SELECT user_id, unnest([traits->>'name', traits->>'firstName', traits->>'lastName',
                                   traits->>'first_name', traits->>'last_name', traits->>'email']) AS v
-          FROM events SEMI JOIN _scope_users USING (user_id)
+          FROM usable_events SEMI JOIN _scope_users USING (user_id)
           WHERE type = 'identify' AND ts <= $as_of)
     GROUP BY user_id
 )

@@ -3,7 +3,7 @@
 -- inactivity. identify/group/alias calls are left out. Server-side calls (payments, agent replies,
 -- ticket resolutions, email opens) are kept but are not "activity": they neither start nor extend a
 -- session and are never "the next event" that ends a page's dwell.
--- reads: events, _scope_users_in (the users to score)
+-- reads: usable_events, _scope_users_in (the users to score)
 -- writes: _scope_users, sig_events (temp)
 -- takes: $as_of, $lookback_s, $session_gap_s
 CREATE OR REPLACE TEMP TABLE _scope_users AS SELECT DISTINCT user_id FROM _scope_users_in;
@@ -11,7 +11,7 @@ CREATE OR REPLACE TEMP TABLE _scope_users AS SELECT DISTINCT user_id FROM _scope
 CREATE OR REPLACE TEMP TABLE sig_events AS
 WITH scoped AS (
     SELECT e.message_id, e.user_id, e.type, e.event, e.name, e.ts, e.properties, e.context
-    FROM events e SEMI JOIN _scope_users u ON e.user_id = u.user_id
+    FROM usable_events e SEMI JOIN _scope_users u ON e.user_id = u.user_id
     WHERE e.ts <= $as_of AND e.ts > $as_of - to_seconds($lookback_s)
       AND e.type IN ('track', 'page', 'screen')
 ), fields AS (

@@ -1,7 +1,13 @@
+-- The events every later stage reads: rows with a timestamp no clock could have written (infinite, BC,
+-- centuries away: loaded by an older version, or by hand) are skipped here, and the run report counts them.
+CREATE OR REPLACE VIEW usable_events AS
+SELECT * FROM events
+WHERE isfinite(ts) AND ts >= TIMESTAMPTZ '1900-01-01 00:00:00+00' AND ts < TIMESTAMPTZ '2200-01-01 00:00:00+00';
+
 -- Who a user is and which account they belong to, derived from identify/group calls (latest wins).
 CREATE OR REPLACE VIEW user_profiles AS
 WITH identifies AS (
-    SELECT user_id, ts, traits FROM events WHERE type = 'identify' AND traits IS NOT NULL
+    SELECT user_id, ts, traits FROM usable_events WHERE type = 'identify' AND traits IS NOT NULL
 ), latest_traits AS (
     SELECT user_id,
            arg_max(traits->>'email', ts) FILTER (WHERE traits->>'email' IS NOT NULL)       AS email,
@@ -15,13 +21,13 @@ WITH identifies AS (
            arg_max(traits->>'unsubscribed', ts) FILTER (WHERE traits->>'unsubscribed' IS NOT NULL) AS unsub_trait
     FROM identifies GROUP BY user_id
 ), unsub_events AS (
-    SELECT user_id, max(ts) AS unsubscribed_at FROM events
+    SELECT user_id, max(ts) AS unsubscribed_at FROM usable_events
     WHERE type = 'track' AND event = 'Unsubscribed' GROUP BY user_id
 ), memberships AS (
-    SELECT user_id, arg_max(group_id, ts) AS account_id FROM events
+    SELECT user_id, arg_max(group_id, ts) AS account_id FROM usable_events
     WHERE type = 'group' AND group_id IS NOT NULL GROUP BY user_id
 ), users AS (
-    SELECT DISTINCT user_id FROM events
+    SELECT DISTINCT user_id FROM usable_events
 )
 SELECT u.user_id, m.account_id, t.email, coalesce(t.name, nullif(concat_ws(' ', t.first_name, t.last_name), '')) AS name,
        t.first_name, t.last_name, t.plan, t.timezone,
@@ -38,5 +44,5 @@ SELECT group_id AS account_id,
        arg_max(TRY_CAST(traits->>'mrr' AS DOUBLE), ts) FILTER (WHERE traits->>'mrr' IS NOT NULL) AS mrr,
        arg_max(traits->>'account_manager_slack_id', ts)
            FILTER (WHERE traits->>'account_manager_slack_id' IS NOT NULL) AS account_manager_slack_id
-FROM events WHERE type = 'group' AND group_id IS NOT NULL
+FROM usable_events WHERE type = 'group' AND group_id IS NOT NULL
 GROUP BY group_id;

@@ -3,17 +3,17 @@
 -- changes with time alone: an unresolved ticket turning stale, or evidence leaving the lookback window.
 -- user_state.updated_at is the instant the scored snapshot was taken, so an event ingested after it
 -- is new. Only events with ts <= $as_of matter (later ones wait for a later run).
--- reads: events, user_state, user_evidence
+-- reads: usable_events, user_state, user_evidence
 -- writes: nothing (the user ids, sorted)
 -- takes: $as_of, $since, $ticket_stale_s, $lookback_s
 SELECT DISTINCT e.user_id
-FROM events e
+FROM usable_events e
 LEFT JOIN user_state s ON s.user_id = e.user_id
 WHERE e.ts <= $as_of
   AND (s.user_id IS NULL OR e.ingested_at > s.updated_at)
 UNION
 SELECT DISTINCT user_id
-FROM events
+FROM usable_events
 WHERE $since IS NOT NULL AND ts > $since AND ts <= $as_of
 UNION
 SELECT DISTINCT ev.user_id
