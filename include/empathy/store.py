@@ -137,6 +137,7 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             con.execute("SET TimeZone = 'UTC'")  # timestamps print and bucket in UTC whatever the host says
+            con.execute("SET enable_progress_bar = false")  # task logs are for people, not progress bars
             return con
         except duckdb.IOException as exc:  # another process holds the file lock
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:

@@ -14,31 +14,28 @@ WITH scoped AS (
     FROM usable_events e SEMI JOIN _scope_users u ON e.user_id = u.user_id
     WHERE e.ts <= $as_of AND e.ts > $as_of - to_seconds($lookback_s)
       AND e.type IN ('track', 'page', 'screen')
+), extracted AS (  -- each JSON document parsed once: one multi-path extraction per column
+    SELECT message_id, user_id, type, event, name, ts,
+           json_extract_string(properties, ['$.path', '$."$pathname"', '$."$current_url"', '$.url', '$.element',
+               '$."$el_text"', '$.selector', '$.status_code', '$.endpoint', '$.error_message', '$.query',
+               '$.command', '$.ticket_id', '$.subject', '$.text', '$.author', '$.invoice_id', '$.amount',
+               '$.currency', '$.reason', '$.plan']) AS p,
+           context->'page'->>'path' AS context_path
+    FROM scoped
 ), fields AS (
     SELECT message_id, user_id, type, event, name, ts,
-           coalesce(properties->>'path', context->'page'->>'path', properties->>'$."$pathname"',
-                    properties->>'$."$current_url"', properties->>'url')                    AS path,
-           coalesce(properties->>'element', properties->>'$."$el_text"', properties->>'selector') AS element,
-           TRY_CAST(properties->>'status_code' AS INTEGER)                               AS status_code,
-           properties->>'endpoint'                                                        AS endpoint,
-           properties->>'error_message'                                                   AS error_message,
-           properties->>'query'                                                           AS query,
-           properties->>'command'                                                         AS command,
-           properties->>'ticket_id'                                                       AS ticket_id,
-           properties->>'subject'                                                         AS subject,
-           properties->>'text'                                                            AS text,
-           lower(properties->>'author')                                                   AS author,
-           properties->>'invoice_id'                                                      AS invoice_id,
-           TRY_CAST(properties->>'amount' AS DOUBLE)                                     AS amount,
-           properties->>'currency'                                                        AS currency,
-           properties->>'reason'                                                          AS reason,
-           properties->>'plan'                                                            AS plan,
+           coalesce(p[1], context_path, p[2], p[3], p[4])  AS path,
+           coalesce(p[5], p[6], p[7])                     AS element,
+           TRY_CAST(p[8] AS INTEGER)                      AS status_code,
+           p[9]  AS endpoint, p[10] AS error_message, p[11] AS query, p[12] AS command, p[13] AS ticket_id,
+           p[14] AS subject, p[15] AS text, lower(p[16]) AS author, p[17] AS invoice_id,
+           TRY_CAST(p[18] AS DOUBLE)                      AS amount,
+           p[19] AS currency, p[20] AS reason, p[21] AS plan,
            NOT (coalesce(event, '') IN ('Payment Failed', 'Payment Succeeded', 'Support Ticket Resolved', 'Email Opened',
                           'Unsubscribed', 'Subscription Cancelled')
-                OR (event = 'Support Message Sent'
-                    AND coalesce(lower(properties->>'author'), '') IN ('agent', 'support', 'bot', 'system')))
+                OR (event = 'Support Message Sent' AND coalesce(lower(p[16]), '') IN ('agent', 'support', 'bot', 'system')))
                AS is_activity
-    FROM scoped
+    FROM extracted
 ), gaps AS (
     SELECT *,
            CASE WHEN is_activity THEN
