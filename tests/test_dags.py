@@ -53,15 +53,23 @@ def test_every_task_that_opens_duckdb_takes_the_one_slot_pool_and_queue(dagbag):
     from empathy.runs import DUCKDB_POOL, DUCKDB_QUEUE
 
     dag = dagbag.get_dag("empathy_pipeline")
-    opens_duckdb = {"ingest", "prepare", "decide", "report",
+    opens_duckdb = {"prepare", "decide", "report",
                     "slack_alerts.claim", "slack_alerts.record", "emails.claim", "emails.record"}
-    no_database = {"check_run", "score", "slack_alerts.send", "emails.send"}
+    no_database = {"batches", "score", "send_now", "deliveries", "slack_alerts.send", "emails.send"}
     assert set(dag.task_dict) == opens_duckdb | no_database
     for task_id in opens_duckdb:
         task = dag.get_task(task_id)
         assert (task.pool, task.queue) == (DUCKDB_POOL, DUCKDB_QUEUE), task_id
     for task_id in no_database:
         assert dag.get_task(task_id).pool != DUCKDB_POOL, task_id
+
+
+def test_a_window_that_needs_no_network_is_one_task(dagbag):
+    """Everything downstream of prepare is reached only through its branch: a backfill window (simulated,
+    offline scorer, nothing to send) runs prepare alone."""
+    dag = dagbag.get_dag("empathy_pipeline")
+    assert dag.get_task("prepare").downstream_task_ids == {"batches", "send_now"}
+    assert dag.get_task("deliveries").upstream_task_ids == {"decide", "send_now"}
 
 
 def test_watch_dag_runs_every_minute_and_never_opens_duckdb(dagbag):
