@@ -157,7 +157,8 @@ def _batch_wait_operator():
 
         def execute_complete(self, context, event=None):
             event = event if isinstance(event, dict) else {}
-            status, why = str(event.get("status") or "error"), str(event.get("termination_reason") or "")
+            why = event.get("termination_reason")  # an enum in process, its value once serialised
+            status, why = str(event.get("status") or "error"), str(getattr(why, "value", why) or "")
             if why == "timeout":
                 try:
                     openai_client(self.conn_id).batches.cancel(self.batch_id)

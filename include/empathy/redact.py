@@ -143,6 +143,16 @@ def _is_phone(text: str, start: int, end: int, valid: bool) -> bool:
     return False
 
 
+def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
+    """A match that took one bracket of a pair ("Ada (020 7946 0958)") gives it back."""
+    raw = text[start:end]
+    if raw.startswith("(") and ")" not in raw:
+        start += 1
+    if raw.endswith(")") and "(" not in raw:
+        end -= 1
+    return start, end
+
+
 def _phone_spans(text: str) -> list[tuple[int, int]]:
     if not _PHONE_CANDIDATE.search(text):  # most texts: no run of 7+ digits, no library call
         return []
@@ -151,7 +161,8 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
         for m in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
             span = (m.start, m.end)
             found[span] = found.get(span, False) or phonenumbers.is_valid_number(m.number)
-    spans = sorted((s for s, valid in found.items() if _is_phone(text, s[0], s[1], valid)),
+    spans = sorted((s for s, valid in ((_balanced(text, *s), v) for s, v in found.items())
+                    if _is_phone(text, s[0], s[1], valid)),
                    key=lambda s: (s[0], -(s[1] - s[0])))
     kept: list[tuple[int, int]] = []
     for start, end in spans:  # longest first at each start; no overlaps
@@ -175,8 +186,8 @@ _STREET_WORDY = r"st|way|place|pl|close|drive|dr|court|ct|square|sq|circle|cir|t
 _UNIT = r"(?:,?\s+(?:apt|apartment|suite|ste|unit|flat|floor|fl|#)\.?\s*[\w-]{1,6})?"
 # 12 Baker Street, 221b baker st., 1600 Pennsylvania Avenue NW, Apt 4 (one to three words before the suffix)
 _ADDRESS_EN = re.compile(
-    rf"(?<![\w.,])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+((?:[A-Za-z][\w'’.-]*\s+){{1,3}})"
-    rf"(?i:({_STREET_ONLY})|({_STREET_WORDY}))\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?(?i:{_UNIT})")
+    rf"(?<![\w.,])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+((?:(?:\d{{1,3}}(?:st|nd|rd|th)|[A-Za-z][\w'’.-]*)\s+){{1,3}})"
+    rf"(?i:({_STREET_ONLY})|({_STREET_WORDY}))\b(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?(?i:{_UNIT})")
 _NOT_STREET_WORDS = {
     "the", "a", "an", "on", "in", "at", "of", "to", "for", "and", "or", "my", "our", "your", "their", "this",
     "that", "times", "time", "days", "day", "hours", "minutes", "weeks", "months", "years", "seats", "users",
