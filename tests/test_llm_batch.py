@@ -8,12 +8,12 @@ import asyncio
 import json
 
 import pytest
+from llm_cases import MODEL, PII, TRAITS, assert_no_pii, ctx
 
 from empathy.llm import batch
 from empathy.llm.scoring import OpenAIScorer
 from empathy.redact import names_from_traits
 from standins.openai_server import OpenAIStandin
-from test_llm_scoring import MODEL, PII, TRAITS, _no_pii, ctx
 
 
 @pytest.fixture
@@ -147,5 +147,5 @@ def test_no_pii_in_the_uploaded_batch(llm_settings, server):
     batch.submit(llm_settings, users)
     uploads = [r for r in server.requests if r.path.endswith("/files")]
     assert len(uploads) == 1 and len(server.batch_bodies()) == len(PII)
-    _no_pii([json.dumps(body) for body in server.batch_bodies()])
+    assert_no_pii([json.dumps(body) for body in server.batch_bodies()])
     assert "Okonkwo" not in uploads[0].text

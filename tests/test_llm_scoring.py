@@ -7,20 +7,17 @@ customer text stays data, the answers are cached, and an unchanged context costs
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 
 import pytest
+from llm_cases import MODEL, PII, TRAITS, assert_no_pii, ctx
 
 from empathy import store
 from empathy.llm import cache
 from empathy.llm.scoring import SYSTEM_PROMPT, OpenAIScorer, cache_key, cache_keys
 from empathy.redact import names_from_traits
-from empathy.scoring.base import CustomerText, UserContext
 from standins.openai_server import OpenAIStandin, gullible_answer, keyword_answer, split_prompt
-
-MODEL = "gpt-4o-mini-test"
 
 
 @pytest.fixture
@@ -34,13 +31,6 @@ def llm_settings(settings, server, monkeypatch):
     """Settings for the LLM path, with connection openai_default pointing at the stand-in."""
     monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", server.connection(model=MODEL))
     return settings.replace(scorer="openai", llm_timeout_s=5.0, llm_max_retries=2, llm_concurrency=4)
-
-
-def ctx(user_id: str, *texts: str, evidence: dict | None = None, names=(), as_of="2025-03-01T12:00:00Z") -> UserContext:
-    return UserContext(
-        user_id=user_id, as_of=as_of, evidence=evidence or {}, pii_names=list(names),
-        texts=[CustomerText(ts=f"2025-03-01T11:{50 - i:02d}:00Z", kind="Support Message Sent", text=t,
-                            ticket_id="T-1") for i, t in enumerate(texts)])
 
 
 def chat_requests(server):
@@ -206,36 +196,6 @@ def test_concurrency_is_bounded(llm_settings, server):
 
 
 # --- PII: no format reaches the model -------------------------------------------------------------
-PII = {
-    "phone, international": "+44 20 7946 0958",
-    "phone, GB national": "020 7946 0958",
-    "phone, GB mobile": "07700 900123",
-    "phone, FR national": "06 12 34 56 78",
-    "phone, DE national": "030 1234567",
-    "phone, US": "(415) 555-2671",
-    "card, dots": "4111.1111.1111.1111",
-    "card, double spaces": "5500  0000  0000  0004",
-    "card, underscores": "4111_1111_1111_1111",
-    "IBAN, lower case": "de89 3704 0044 0532 0130 00",
-    "SSN, spaces": "123 45 6789",
-    "email": "jane.doe@acme.io",
-    "street address": "221b Baker Street",
-}
-TRAITS = {"firstName": "Jane", "lastName": "Okonkwo-Doe", "email": "jdoe.billing@acme.io", "name": "Jane Okonkwo-Doe"}
-
-
-def _no_pii(raw_bodies: list[str], names: bool = True) -> None:
-    for raw in raw_bodies:
-        decoded = json.dumps(json.loads(raw), ensure_ascii=False)  # undo JSON escaping too
-        for kind, value in PII.items():
-            assert value.lower() not in raw.lower() and value.lower() not in decoded.lower(), kind
-        digits = re.sub(r"\D", "", decoded)
-        for kind, value in PII.items():
-            if sum(c.isdigit() for c in value) >= 9:
-                assert re.sub(r"\D", "", value) not in digits, f"{kind}: its digits"
-        assert not names or not re.search(r"(?i)\b(jane|okonkwo|jdoe\.billing)\b", decoded)
-
-
 def test_no_pii_format_reaches_the_model(llm_settings, server):
     names = names_from_traits(TRAITS)
     texts = [f"This is Jane Okonkwo, my {kind} is {value}, please sort it out" for kind, value in PII.items()]
@@ -250,10 +210,10 @@ def test_no_pii_format_reaches_the_model(llm_settings, server):
     assert all(j.fallback is None for j in judged)
     raw = [r.text for r in server.requests]
     assert len(raw) == len(judged)
-    _no_pii(raw)
+    assert_no_pii(raw)
     scorer.score_texts([f"my {kind}: {value}" for kind, value in PII.items()])  # the CLI: no traits, no names
     assert len(server.requests) == len(judged) + len(PII)
-    _no_pii([r.text for r in server.requests[len(judged):]], names=False)
+    assert_no_pii([r.text for r in server.requests[len(judged):]], names=False)
     for placeholder in ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[SSN]", "[ADDRESS]", "[NAME]"):
         assert placeholder in "".join(raw)
 
