@@ -149,3 +149,38 @@ def test_no_pii_in_the_uploaded_batch(llm_settings, server):
     assert len(uploads) == 1 and len(server.batch_bodies()) == len(PII)
     assert_no_pii([json.dumps(body) for body in server.batch_bodies()])
     assert "Okonkwo" not in uploads[0].text
+
+
+WAIT_DAG = """
+from datetime import datetime, timezone
+from airflow.sdk import DAG
+from empathy.connections import OpenAIBatchWaitOperator
+
+with DAG("empathy_llm_batch_wait_test", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=timezone.utc)):
+    OpenAIBatchWaitOperator(task_id="wait_for_batch", batch_id="{batch_id}", poll_interval=0.01, timeout=120)
+"""
+
+
+@pytest.mark.slow
+def test_the_wait_defers_and_resumes_in_a_real_dag_run(airflow_db, llm_settings, server, tmp_path, monkeypatch):
+    """dag.test() runs the deferred wait as Airflow does (the trigger, then the task resumes): it succeeds."""
+    from airflow.configuration import conf
+    from airflow.dag_processing.dagbag import DagBag
+
+    server.batch_polls_until_done = 2
+    users = [ctx("u1", "still broken")]
+    batch_id = batch.submit(llm_settings, users)
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "wait_dag.py").write_text(WAIT_DAG.format(batch_id=batch_id))
+    bundles = json.loads(conf.get("dag_processor", "dag_bundle_config_list"))  # keep the project's bundle
+    bundles.append({"name": "empathy-llm-test", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(folder), "refresh_interval": 0}})
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    dag = DagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="empathy-llm-test").get_dag(
+        "empathy_llm_batch_wait_test")
+    run = dag.test()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states == {"wait_for_batch": "success"}
+    assert len(server.served(f"/batches/{batch_id}")) >= 3  # the provider's trigger polled until it finished
+    assert batch.collect(llm_settings, users, batch_id)[0].fallback is None
