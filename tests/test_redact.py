@@ -1,6 +1,7 @@
 """PII never leaves (LLM, Slack) and is never shown (the UI): what `empathy.redact` removes, and what it leaves alone."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,17 @@ def test_redact_data_walks_nested_evidence():
 def test_several_kinds_in_one_text():
     text = "Jane (jane@x.io, +1 415 555 2671) paid with 4111 1111 1111 1111 from DE89370400440532013000."
     assert redact(text, ["Jane Doe"]) == "[NAME] ([EMAIL], [PHONE]) paid with [CARD] from [IBAN]."
+
+
+def test_a_page_of_digits_costs_a_bounded_number_of_library_calls(monkeypatch):
+    """A hostile 32 KB text of digit groups: the phone library looks at no more than MAX_PHONE_WINDOWS runs,
+    and every run it did not look at that could be a phone number is still redacted."""
+    from empathy import redact as module
+
+    calls = []
+    real = module.PhoneNumberMatcher
+    monkeypatch.setattr(module, "PhoneNumberMatcher", lambda *a, **k: calls.append(a) or real(*a, **k))
+    soup = " ".join(f"call 0{n:03d} {n:03d} {n:04d}" for n in range(1000))[:32_000]
+    out = redact(soup)
+    assert len(calls) <= module.MAX_PHONE_WINDOWS * len(module.PHONE_REGIONS)
+    assert "[PHONE]" in out[-200:] and not re.search(r"\d{3} \d{4}", out)

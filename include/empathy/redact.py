@@ -103,7 +103,9 @@ def _ssn(match: re.Match) -> str:
 
 # --- phone numbers -----------------------------------------------------------------------------------
 _DIGIT = re.compile(r"\d")
-_PHONE_CANDIDATE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
+# A run of digits and the separators phone numbers use, up to 28 characters: where the matcher looks.
+_PHONE_RUN = re.compile(r"\+?\(?\d(?:[\s().\-/]{0,3}\d){6,17}\)?")
+MAX_PHONE_WINDOWS = 64
 # What comes right before a number that makes it an identifier, not a phone number.
 _ID_BEFORE = re.compile(
     r"(?i)(?:\b(?:order|invoice|inv|ticket|case|ref|reference|id|no|nr|num|tracking|transaction|txn|"
@@ -154,13 +156,20 @@ def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
-    if not _PHONE_CANDIDATE.search(text):  # most texts: no run of 7+ digits, no library call
-        return []
+    """Phone number spans: libphonenumber's matcher, region by region, over each digit run that could be one
+    (a bounded window each, so a page of digits costs a bounded time; past ``MAX_PHONE_WINDOWS`` runs, a
+    run the guard accepts is taken as a phone number without asking the library: erring on redaction)."""
     found: dict[tuple[int, int], bool] = {}
-    for region in PHONE_REGIONS:
-        for m in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
-            span = (m.start, m.end)
-            found[span] = found.get(span, False) or phonenumbers.is_valid_number(m.number)
+    for n, run in enumerate(_PHONE_RUN.finditer(text)):
+        if len(_DIGIT.findall(run.group(0))) < 7:
+            continue
+        if n >= MAX_PHONE_WINDOWS:
+            found[run.span()] = True
+            continue
+        for region in PHONE_REGIONS:
+            for m in PhoneNumberMatcher(run.group(0), region, leniency=Leniency.POSSIBLE):
+                span = (run.start() + m.start, run.start() + m.end)
+                found[span] = found.get(span, False) or phonenumbers.is_valid_number(m.number)
     spans = sorted((s for s, valid in ((_balanced(text, *s), v) for s, v in found.items())
                     if _is_phone(text, s[0], s[1], valid)),
                    key=lambda s: (s[0], -(s[1] - s[0])))

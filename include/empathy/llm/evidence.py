@@ -24,9 +24,19 @@ _DROPPED_KEYS = {"idx", "ts", "at", "last_at", "first_at", "seen_at", "prepared_
                  "account_id", "kind"}
 
 
+REDACT_MARGIN = 200  # characters past a cut that are still redacted, so PII across the cut is caught whole
+
+
 def cut(text: str, limit: int) -> str:
     text = " ".join(str(text or "").split())
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "\u2026"
+
+
+def redacted(text: str, limit: int, names=()) -> str:
+    """``text`` redacted, then cut to ``limit``: a cut never splits a phone or card number (which would then
+    go unrecognised), and a 32 KB text costs the redaction of its first ``limit`` + ``REDACT_MARGIN`` only."""
+    text = str(text or "")
+    return cut(redact(text[: limit + REDACT_MARGIN], names), limit)
 
 
 def _already_sent(value: str, sent: list[str]) -> bool:
@@ -54,7 +64,7 @@ def _value(value, sent: list[str], names=()) -> str | None:
     text = str(value)
     if _ISO_TIME.match(text):
         return None
-    text = redact(text, names)
+    text = redacted(text, MAX_LINE_CHARS, names)
     return None if _already_sent(text, sent) else cut(text, MAX_VALUE_CHARS)
 
 

@@ -102,8 +102,8 @@ def sent_texts(context: UserContext, settings) -> list:
 def _text_line(text, settings, names) -> str:
     """One text as the model sees it: redacted first (a cut must not split a card number), then cut."""
     kind = TEXT_KINDS.get(text.kind, evidence_lines.cut(text.kind, 30).lower())
-    ticket = f" {evidence_lines.cut(redact(text.ticket_id, names), MAX_TICKET_ID_CHARS)}" if text.ticket_id else ""
-    return f"{kind}{ticket}: {evidence_lines.cut(redact(text.text, names), settings.llm_max_text_chars)}"
+    ticket = f" {evidence_lines.redacted(text.ticket_id, MAX_TICKET_ID_CHARS, names)}" if text.ticket_id else ""
+    return f"{kind}{ticket}: {evidence_lines.redacted(text.text, settings.llm_max_text_chars, names)}"
 
 
 def build_messages(context: UserContext, settings) -> list[dict]:
@@ -138,7 +138,7 @@ def cache_keys(contexts: list[UserContext], settings, model: str | None = None) 
 def build_text_request(text: str, settings, model: str) -> dict:
     messages = [{"role": "system", "content": TEXT_SYSTEM_PROMPT},
                 {"role": "user", "content": "Rate this text.\n" + data_block(
-                    {"text": evidence_lines.cut(redact(text), settings.llm_max_text_chars)})}]
+                    {"text": evidence_lines.redacted(text, settings.llm_max_text_chars)})}]
     return request_body(model, messages, TextAnswer)
 
 
