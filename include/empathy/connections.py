@@ -7,6 +7,7 @@ variables, the metadata database), inside a task and from the CLI alike.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -90,32 +91,85 @@ def sendgrid_info(conn_id: str = "sendgrid_default") -> SendGridInfo | None:
 
 
 def openai_client(conn_id: str = "openai_default", timeout_s: float = 30.0, max_retries: int = 3):
-    """An ``openai.OpenAI`` client for connection ``conn_id``, or None when it is not configured.
+    """The ``openai.OpenAI`` client of the provider's ``OpenAIHook`` for ``conn_id``, or None when not configured.
 
-    Reads the connection the way the provider's OpenAIHook does: password = API key, host = base URL
-    (``extra.openai_client_kwargs.base_url`` wins), other ``openai_client_kwargs`` passed through,
-    ``auth_type: workload_identity`` built by the hook itself. Timeout and retries come from Empathy's
-    settings; the SDK's own retries honour Retry-After on 429/5xx.
+    The hook reads the connection: password = API key (else the SDK's ``OPENAI_API_KEY``), host = base
+    URL (``extra.openai_client_kwargs.base_url`` wins; other ``openai_client_kwargs`` pass through),
+    ``extra.auth_type: workload_identity`` for keyless auth. Timeout and retries are Empathy's settings;
+    the SDK's own retries honour Retry-After on 429 and retry 5xx and timeouts. A connection that
+    cannot make a client (no key anywhere) raises ValueError naming it.
     """
-    conn = get_connection(conn_id)
-    if conn is None:
+    if get_connection(conn_id) is None:
         return None
-    import os
-
     import openai
+    from airflow.providers.openai.hooks.openai import OpenAIHook
 
-    if conn.extra.get("auth_type", "api_key") != "api_key":
-        from airflow.providers.openai.hooks.openai import OpenAIHook
+    try:
+        client = OpenAIHook(conn_id=conn_id).get_conn()
+    except (openai.OpenAIError, ValueError) as exc:
+        raise ValueError(f"connection {conn_id!r} cannot make an OpenAI client: {exc}. Set its password "
+                         "(the API key; any value for a local server that takes none).") from None
+    return client.with_options(timeout=timeout_s, max_retries=max_retries)
 
-        return OpenAIHook(conn_id=conn_id).get_conn().with_options(timeout=timeout_s, max_retries=max_retries)
-    kwargs = dict(conn.extra.get("openai_client_kwargs") or {})
-    base_url = kwargs.pop("base_url", None) or conn.host or None
-    if base_url and "://" not in base_url:
-        base_url = "https://" + base_url
-    # As the hook: no key in the connection -> the SDK's OPENAI_API_KEY; local servers often take none.
-    api_key = kwargs.pop("api_key", None) or conn.password or os.environ.get("OPENAI_API_KEY") or "unused"
-    kwargs.update(timeout=timeout_s, max_retries=max_retries)
-    return openai.OpenAI(api_key=api_key, base_url=base_url, **kwargs)
+
+def __getattr__(name: str):
+    """``OpenAIBatchWaitOperator`` is built on first use: importing Airflow's operator base takes seconds,
+    and most callers of this module only want a connection."""
+    if name == "OpenAIBatchWaitOperator":
+        return _batch_wait_operator()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _batch_wait_operator():
+    from airflow.sdk import BaseOperator
+
+    class OpenAIBatchWaitOperator(BaseOperator):
+        """Waits for an OpenAI Batch API job without holding a worker: deferred to the provider's
+        ``OpenAIBatchTrigger`` in the triggerer. It never fails for the job's outcome: it returns
+        ``{"batch_id", "status", "reason"}`` and the collect step falls back per user for any user
+        without an answer. A job still running at ``timeout`` is cancelled (its finished lines are kept).
+
+        :param batch_id: the job, as ``empathy.llm.batch.submit`` returned it (templated; None = nothing to wait for).
+        :param conn_id: the OpenAI connection (the one the job was submitted with).
+        :param poll_interval: seconds between status polls (``EMPATHY_LLM_BATCH_POLL_S``).
+        :param timeout: seconds to wait before cancelling (``EMPATHY_LLM_BATCH_MAX_WAIT_S``).
+        """
+
+        template_fields = ("batch_id",)
+
+        def __init__(self, *, batch_id, conn_id: str = "openai_default", poll_interval: float = 30.0,
+                     timeout: float = 3600.0, **kwargs):
+            super().__init__(**kwargs)
+            self.batch_id = batch_id
+            self.conn_id = conn_id
+            self.poll_interval = poll_interval
+            self.timeout = timeout
+
+        def execute(self, context):
+            if not self.batch_id or self.batch_id == "None":
+                return {"batch_id": None, "status": "success", "reason": "nothing to ask"}
+            from airflow.providers.openai.triggers.openai import OpenAIBatchTrigger
+
+            self.defer(trigger=OpenAIBatchTrigger(conn_id=self.conn_id, batch_id=self.batch_id,
+                                                  poll_interval=self.poll_interval, timeout=self.timeout),
+                       method_name="execute_complete")
+
+        def execute_complete(self, context, event=None):
+            event = event if isinstance(event, dict) else {}
+            why = event.get("termination_reason")  # an enum in process, its value once serialised
+            status, why = str(event.get("status") or "error"), str(getattr(why, "value", why) or "")
+            if why == "timeout":
+                try:
+                    openai_client(self.conn_id).batches.cancel(self.batch_id)
+                except Exception as exc:  # noqa: BLE001 - collect still falls back; the job expires by itself
+                    self.log.warning("could not cancel batch %s: %s", self.batch_id, exc)
+            reason = "completed" if status == "success" else (why or str(event.get("message") or status))
+            return {"batch_id": self.batch_id, "status": status, "reason": reason[:200]}
+
+    OpenAIBatchWaitOperator.__module__ = __name__
+    OpenAIBatchWaitOperator.__qualname__ = "OpenAIBatchWaitOperator"
+    return OpenAIBatchWaitOperator
 
 
 def airflow_base_url() -> str | None:

@@ -21,7 +21,7 @@ def get_scorer(settings) -> TextScorer:
         from empathy.scoring.lexicon import LexiconScorer
         return LexiconScorer()
     if name == "openai":
-        from empathy.scoring.llm import OpenAIScorer
+        from empathy.llm.scoring import OpenAIScorer
         return OpenAIScorer(settings)
     raise ValueError(f"unknown scorer {name!r}; valid scorers: {', '.join(SCORERS)}")
 
