@@ -4,9 +4,11 @@
 Turns interaction logs into how each customer feels, and changes their journey accordingly.
 
 ```
-prepare --(LLM scorer)--> batches --> score (one per batch) --> decide --+
-   \--(offline scorer: scored and decided in prepare)--> send_now --+--> deliveries --> slack_alerts: claim -> send -> record --> report
-                                                                                 \-> emails: claim -> send -> record ------/
+prepare -(LLM)-------> batches -> score (one per batch) ------------+
+        -(Batch API)-> batch_submit -> batch_wait -> batch_collect -+-> decide --+
+        -(offline scorer: scored and decided in prepare)-> send_now --------------+-> deliveries
+deliveries -> slack_alerts: claim -> send -> record -> report
+           -> emails: claim -> rewrite -> send -> record ---/
 ```
 
 * **prepare**: refuses a run whose configuration has a key that is not a Param (`dryrun`) or a value out
@@ -17,8 +19,11 @@ prepare --(LLM scorer)--> batches --> score (one per batch) --> decide --+
   alerts, drip emails) as rows in `actions`, in one transaction; holds take effect, simulations write
   their previews. A window with nothing to send ends here (a backfill window is one task).
 * **score / decide**: with the LLM scorer (`openai_default`), batches are scored in their own tasks, away
-  from the database, and `decide` does the rest.
-* **slack_alerts / emails**: send pending actions exactly once; without a connection, previews go to `outbox/`.
+  from the database (or, with `EMPATHY_LLM_BATCH_API`, as one Batch API job that the triggerer waits for,
+  holding no worker), and `decide` does the rest.
+* **slack_alerts / emails**: send pending actions exactly once; without a connection, previews go to
+  `outbox/`. With `openai_default`, `emails.rewrite` rewrites bodies in the chosen tone under guardrails,
+  without the database.
 * **report**: what the run did, in words (also in the log of `prepare`/`decide`, and on the Empathy page,
   `/empathy/runs/<run id>`).
 
@@ -36,8 +41,16 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, XComArg, dag, task
 
 from empathy.config import run_params
-from empathy.connections import notify_failure
-from empathy.runs import DUCKDB_TASK, PIPELINE_CRON, RUN_DEFAULTS, RUN_OPTIONS
+from empathy.connections import OpenAIBatchWaitOperator, notify_failure
+from empathy.runs import (
+    BATCH_MAX_WAIT_S,
+    BATCH_POLL_S,
+    DUCKDB_TASK,
+    OPENAI_CONN_ID,
+    PIPELINE_CRON,
+    RUN_DEFAULTS,
+    RUN_OPTIONS,
+)
 
 CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email", "hold", "release"]}
 
@@ -80,7 +93,7 @@ def empathy_pipeline():
         context["ti"].xcom_push(key="run", value=run.as_dict())
         context["ti"].xcom_push(key="batches", value=result["batches"])
         if not result["decided"]:
-            return ["batches"]
+            return ["batch_submit"] if settings.llm_batch_api else ["batches"]
         print(result["report"])
         if any(result["pending"].values()):
             return ["send_now"]
@@ -99,12 +112,28 @@ def empathy_pipeline():
 
         return pipeline.score_batch(run_settings(context), batch_path)
 
-    @task(**DUCKDB_TASK)
-    def decide(run: dict, judgement_paths, **context) -> dict:
+    @task
+    def batch_submit(**context) -> str | None:
+        from empathy import pipeline
+        from empathy.runs import run_settings
+
+        return pipeline.batch_submit(run_settings(context), context["ti"].xcom_pull(task_ids="prepare", key="batches"))
+
+    @task(retries=3)
+    def batch_collect(waited: dict, **context) -> list[str]:
+        from empathy import pipeline
+        from empathy.runs import run_settings
+
+        print(f"batch job {waited.get('batch_id')}: {waited.get('status')} {waited.get('reason') or ''}")
+        return pipeline.batch_collect(run_settings(context), context["ti"].xcom_pull(task_ids="prepare", key="batches"),
+                                      waited.get("batch_id"))
+
+    @task(**DUCKDB_TASK, trigger_rule="none_failed_min_one_success")
+    def decide(run: dict, **context) -> dict:
         from empathy import pipeline
         from empathy.runs import RunInfo, run_settings
 
-        result = pipeline.decide(run_settings(context), RunInfo.from_dict(run), list(judgement_paths or []))
+        result = pipeline.decide(run_settings(context), RunInfo.from_dict(run))
         print(result["report"])
         return result["pending"]
 
@@ -122,10 +151,14 @@ def empathy_pipeline():
     prepared = prepare()
     run = XComArg(prepared.operator, key="run")
     listed = batches()
-    decided = decide(run, score.expand(batch_path=listed))
+    submitted = batch_submit()
+    waited = OpenAIBatchWaitOperator(task_id="batch_wait", batch_id=submitted, conn_id=OPENAI_CONN_ID,
+                                     poll_interval=BATCH_POLL_S, timeout=BATCH_MAX_WAIT_S)
+    decided = decide(run)
+    [score.expand(batch_path=listed), batch_collect(waited.output)] >> decided
     send_now = EmptyOperator(task_id="send_now")
     deliveries = EmptyOperator(task_id="deliveries", trigger_rule="none_failed_min_one_success")
-    prepared >> [listed, send_now]
+    prepared >> [listed, submitted, send_now]
     [decided, send_now] >> deliveries
     done = report(run)
 
@@ -137,6 +170,13 @@ def empathy_pipeline():
                 from empathy.runs import RunInfo, run_settings
 
                 return pipeline.claim(run_settings(context), RunInfo.from_dict(run), kinds)
+
+            @task(task_id="rewrite", retries=3)
+            def rewrite(claimed_path: str, **context) -> str:
+                from empathy import pipeline
+                from empathy.runs import run_settings
+
+                return pipeline.rewrite(run_settings(context), claimed_path)
 
             @task(task_id="send", retries=3)
             def send(run: dict, claimed_path: str, **context) -> str:
@@ -154,6 +194,7 @@ def empathy_pipeline():
 
             claimed = claim(run)
             deliveries >> claimed
-            record(run, send(run, claimed)) >> done
+            ready = rewrite(claimed) if "email" in kinds else claimed
+            record(run, send(run, ready)) >> done
 
 empathy_pipeline()

@@ -1,5 +1,5 @@
 """Run empathy_pipeline's stages in the DAG's order, in this process, with the pipeline functions the
-DAG tasks call (no Airflow): for tests that need many runs quickly. The DAG itself is tested by
+DAG's tasks call (no Airflow): for tests that need many runs quickly. The DAG itself is tested by
 running it (test_pipeline_dag, test_backfill)."""
 from __future__ import annotations
 
@@ -21,15 +21,20 @@ def run_window(settings, as_of: datetime, *, run_id: str | None = None, mode: st
     out = {"run": run, "prepare": pipeline.prepare(settings, run)}
     if out["prepare"]["decided"]:
         out["decide"] = out["prepare"]
-    else:  # the LLM's path: scoring tasks, then decide
-        judged = [pipeline.score_batch(settings, b) for b in out["prepare"]["batches"]]
-        out["decide"] = pipeline.decide(settings, run, judged)
+    else:  # the LLM's path: scoring tasks (or one Batch API job), then decide
+        batches = out["prepare"]["batches"]
+        if settings.llm_batch_api:
+            pipeline.batch_collect(settings, batches, pipeline.batch_submit(settings, batches))
+        else:
+            for batch in batches:
+                pipeline.score_batch(settings, batch)
+        out["decide"] = pipeline.decide(settings, run)
     out["deliveries"] = {}
-    if deliver:
+    if deliver and any(out["decide"]["pending"].values()):
         for group, kinds in CHANNELS.items():
-            if any(out["decide"]["pending"].get(k) for k in kinds):
-                claimed = pipeline.claim(settings, run, kinds)
-                out["deliveries"][group] = pipeline.record(settings, run, pipeline.send(settings, claimed, run))
+            claimed = pipeline.claim(settings, run, kinds)
+            ready = pipeline.rewrite(settings, claimed) if "email" in kinds else claimed
+            out["deliveries"][group] = pipeline.record(settings, run, pipeline.send(settings, ready, run))
     out["report"] = pipeline.report(settings, run)
     pipeline.clean_run(settings, run.run_id)
     return out

@@ -1,5 +1,5 @@
 """empathy.content: every template in every tone, the unsubscribe footer, customer values that can only be
-data (email and Slack), Block Kit within Slack's limits, and the guarded LLM rewrite."""
+data (email and Slack), and Block Kit within Slack's limits (the LLM rewrite: test_llm_rewrite)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ import json
 import pytest
 
 from empathy.content import campaigns, emails, slack
-from empathy.content import rewrite as content
 
 
 def _templates(campaign):
@@ -141,34 +140,3 @@ def test_alerts_go_to_a_slack_user_id_never_a_channel_a_customer_typed():
         channel, why = slack.channel_for(typed, "#fallback")
         assert channel == "#fallback" and "not a Slack user id" in why
     assert slack.channel_for(None, "#fallback") == ("#fallback", "the account has no account manager")
-
-
-ORIGINAL = ("Hi [[FIRST_NAME]],\n\nUpgrade in the next 7 days with the code WELCOME20 and get 20% off.\n\n"
-            "Upgrade here: https://app.example.com/billing/upgrade\n\nThe team")
-
-
-@pytest.mark.parametrize("rewrite, broken", [
-    ("Hello [[FIRST_NAME]]!\n\nFor the next 7 days, the code WELCOME20 takes 20% off when you upgrade: "
-     "https://app.example.com/billing/upgrade", None),
-    (ORIGINAL.replace("https://app.example.com/billing/upgrade", "https://evil.example.net/pay"), "link"),
-    (ORIGINAL.replace("7 days", "30 days"), "number"),
-    (ORIGINAL.replace("20% off", "50% off"), "number"),
-    (ORIGINAL.replace("The team", "Plus a free month!"), "offer"),
-    (ORIGINAL.replace("The team", "Plus two months on us."), "number"),
-    (ORIGINAL.replace("[[FIRST_NAME]]", "friend"), "placeholders"),
-    (ORIGINAL + "\n<a href='x'>click</a>", "markup"),
-    (ORIGINAL * 3, "too long"),
-    ("", "empty"),
-])
-def test_rewrite_guardrails(rewrite, broken):
-    problem = content.check_rewrite(ORIGINAL, rewrite, 1.5)
-    if broken is None:
-        assert problem is None
-    else:
-        assert problem and broken in problem
-
-
-def test_a_rewrite_cannot_add_an_offer_to_a_mail_without_one():
-    original = "Hi [[FIRST_NAME]],\n\nThe docs cover each in a few minutes: https://docs.example.com\n\nThe team"
-    for sneaky in ("Get a discount today.", "Use promo code HELLO.", "Save big now.", "Start a trial of Pro."):
-        assert content.check_rewrite(original, original.replace("The team", sneaky), 2.0)

@@ -39,7 +39,7 @@ def test_pipeline_is_time_scheduled_with_data_intervals(dagbag):
 def test_the_trigger_form_reads_like_a_product(dagbag):
     """Titles, help text, sections and ranges; nothing falsely required; thresholds empty by default."""
     dag = dagbag.get_dag("empathy_pipeline")
-    for name, param in dag.params.items():
+    for name in dag.params:
         schema = dag.params.get_param(name).schema
         assert schema.get("title") and dag.params.get_param(name).description and schema.get("section"), name
         assert name == "dry_run" or "docs_dwell_s" not in schema["title"]
@@ -55,7 +55,8 @@ def test_every_task_that_opens_duckdb_takes_the_one_slot_pool_and_queue(dagbag):
     dag = dagbag.get_dag("empathy_pipeline")
     opens_duckdb = {"prepare", "decide", "report",
                     "slack_alerts.claim", "slack_alerts.record", "emails.claim", "emails.record"}
-    no_database = {"batches", "score", "send_now", "deliveries", "slack_alerts.send", "emails.send"}
+    no_database = {"batches", "score", "batch_submit", "batch_wait", "batch_collect", "send_now", "deliveries",
+                   "slack_alerts.send", "emails.rewrite", "emails.send"}
     assert set(dag.task_dict) == opens_duckdb | no_database
     for task_id in opens_duckdb:
         task = dag.get_task(task_id)
@@ -69,7 +70,7 @@ def test_a_window_that_needs_no_network_is_one_task(dagbag):
     offline scorer, nothing to send) runs prepare alone."""
     dag = dagbag.get_dag("empathy_pipeline")
     reachable = set()
-    for branch in ("batches", "send_now"):
+    for branch in ("batches", "batch_submit", "send_now"):
         reachable |= {branch} | {t.task_id for t in dag.get_task(branch).get_flat_relatives(upstream=False)}
     assert reachable == set(dag.task_dict) - {"prepare"}   # an empty branch skips every other task
     assert dag.get_task("deliveries").upstream_task_ids == {"decide", "send_now"}

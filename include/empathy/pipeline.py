@@ -69,9 +69,25 @@ def prepare(settings: Settings, run: RunInfo) -> dict:
                                "OR ts >= TIMESTAMPTZ '2200-01-01 00:00:00+00'").fetchall()[0][0]
         _stage(con, run, "prepare", {"users": len(users), "batches": len(batches), "unusable_events": unusable})
         if batches and needs_network(settings):
+            _look_up_judgements(con, settings, batches)
             return {"batches": batches, "decided": False, "pending": {}, "report": ""}
         judged = [score_batch(settings, b) for b in batches]
         return {"batches": [], "decided": True, **_decide(con, settings, run, judged)}
+
+
+def _look_up_judgements(con, settings: Settings, batches: list[str]) -> None:
+    """The LLM answers already in the cache for each batch, beside it (the scoring task has no database)."""
+    from empathy import state
+    from empathy.llm import cache, scoring
+
+    for path in batches:
+        found = cache.lookup(con, scoring.cache_keys(state.read_contexts(path), settings), cache.USER_JUDGEMENT)
+        Path(path + ".cached.json").write_text(json.dumps(found), encoding="utf-8")
+
+
+def _cached(path: str) -> dict:
+    side = Path(path + ".cached.json")
+    return json.loads(side.read_text(encoding="utf-8")) if side.exists() else {}
 
 
 def score_batch(settings: Settings, batch_path: str) -> str:
@@ -80,16 +96,47 @@ def score_batch(settings: Settings, batch_path: str) -> str:
     from empathy.scoring import get_scorer
 
     contexts = state.read_contexts(batch_path)
-    judgements = get_scorer(settings).score_users(contexts)
-    out = Path(batch_path).with_name(Path(batch_path).name.replace("contexts-", "judgements-"))
-    return state.write_judgements(judgements, str(out))
+    scorer = get_scorer(settings)
+    judgements = scorer.score_users(contexts, _cached(batch_path)) if scorer.name == "openai" \
+        else scorer.score_users(contexts)
+    return state.write_judgements(judgements, _judgements_path(batch_path))
+
+
+def _judgements_path(batch_path: str) -> str:
+    return str(Path(batch_path).with_name(Path(batch_path).name.replace("contexts-", "judgements-")))
+
+
+def batch_submit(settings: Settings, batches: list[str]) -> str | None:
+    """All batches as one OpenAI Batch API job (half the price, answered within 24 h); its id, or None
+    when the cache answers everyone. No database."""
+    from empathy import state
+    from empathy.llm import batch
+
+    contexts = [c for path in batches for c in state.read_contexts(path)]
+    cached = {k: v for path in batches for k, v in _cached(path).items()}
+    return batch.submit(settings, contexts, cached)
+
+
+def batch_collect(settings: Settings, batches: list[str], batch_id: str | None) -> list[str]:
+    """The job's answers as judgement files (users without one fall back to the lexicon, saying why)."""
+    from empathy import state
+    from empathy.llm import batch
+
+    return [state.write_judgements(batch.collect(settings, state.read_contexts(p), batch_id, _cached(p)),
+                                   _judgements_path(p)) for p in batches]
 
 
 # --- decide --------------------------------------------------------------------------------------------
-def decide(settings: Settings, run: RunInfo, judgement_paths: list[str]) -> dict:
-    """The window's decisions once its users were scored elsewhere (by the LLM's tasks)."""
+def decide(settings: Settings, run: RunInfo) -> dict:
+    """The window's decisions once its users were scored elsewhere (by the LLM's tasks, which left their
+    judgement files in the run's folder); the LLM's new answers go to the cache."""
+    from empathy import state
+    from empathy.llm import cache
+
+    paths = sorted(str(p) for p in _run_dir(settings, run.run_id).glob("judgements-*.parquet"))
     with store.connect(settings) as con:
-        return _decide(con, settings, run, list(judgement_paths or []))
+        cache.store(con, cache.rows_to_store(state.read_judgements(paths)))
+        return _decide(con, settings, run, paths)
 
 
 def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -> dict:
@@ -137,7 +184,43 @@ def claim(settings: Settings, run: RunInfo, kinds: list[str]) -> str:
     with store.connect(settings) as con:
         # A live run also retries earlier runs' failed deliveries; a simulation touches only its own scope.
         rows = relay.claim(con, settings, kinds=kinds, scope=run.scope)
-    return _write_jsonl(_run_dir(settings, run.run_id) / f"claimed-{'-'.join(kinds)}.jsonl", rows)
+        path = _write_jsonl(_run_dir(settings, run.run_id) / f"claimed-{'-'.join(kinds)}.jsonl", rows)
+        drafts = _drafts(rows)
+        if drafts and _rewrites(settings):
+            from empathy.llm import cache
+            from empathy.llm.rewrite import rewrite_keys
+
+            found = cache.lookup(con, rewrite_keys([d for _, d in drafts], settings), cache.EMAIL_REWRITE)
+            Path(path + ".cached.json").write_text(json.dumps(found), encoding="utf-8")
+    return path
+
+
+def _drafts(rows: list[dict]) -> list[tuple[dict, object]]:
+    """(row, draft) for the claimed emails whose body a rewrite may change (template bodies with tokens)."""
+    from empathy.llm.rewrite import EmailDraft
+
+    return [(r, EmailDraft(body=r["detail"]["tokens"]["body"], tone=r["detail"].get("tone") or "standard"))
+            for r in rows if r["kind"] == "email" and (r["detail"].get("tokens") or {}).get("body")
+            and r["detail"].get("rewrite") != "llm"]
+
+
+def rewrite(settings: Settings, claimed_path: str) -> str:
+    """The LLM rewrite of the claimed emails, in their tone and under the guardrails (no database: the
+    network call never holds the one-writer pool). Without a connection every template stands."""
+    from empathy.content.emails import finished_text
+    from empathy.llm.rewrite import rewrite_drafts
+
+    rows = _read_jsonl(claimed_path)
+    drafts = _drafts(rows)
+    results = rewrite_drafts([d for _, d in drafts], settings, _cached(claimed_path)) if drafts else []
+    for (row, _), result in zip(drafts, results):
+        d = row["detail"]
+        d["rewrite"], d["rewrite_note"] = result.source, result.note
+        if result.body is not None:
+            d["text"] = finished_text(result.body, d["tokens"]["values"], d["tokens"]["footer"])
+    out = Path(claimed_path.replace("claimed-", "rewritten-"))
+    _write_jsonl(Path(str(out) + ".cache.jsonl"), [r.cache_row() for r in results if r.cache_row()])
+    return _write_jsonl(out, rows)
 
 
 def send(settings: Settings, claimed_path: str, run: RunInfo) -> str:
@@ -145,15 +228,21 @@ def send(settings: Settings, claimed_path: str, run: RunInfo) -> str:
     from empathy.delivery import relay
 
     outcomes = relay.send(_read_jsonl(claimed_path), settings, force_simulate=run.simulate)
-    return _write_jsonl(Path(claimed_path.replace("claimed-", "outcomes-")), outcomes)
+    name = Path(claimed_path).name.replace("claimed-", "outcomes-").replace("rewritten-", "outcomes-")
+    return _write_jsonl(Path(claimed_path).with_name(name), outcomes)
 
 
 def record(settings: Settings, run: RunInfo, outcomes_path: str) -> dict:
     from empathy.delivery import relay
 
     outcomes = _read_jsonl(outcomes_path)
+    rewrites = Path(outcomes_path.replace("outcomes-", "rewritten-") + ".cache.jsonl")
     with store.connect(settings) as con:
         relay.record(con, outcomes)
+        if rewrites.exists():
+            from empathy.llm import cache
+
+            cache.store(con, _read_jsonl(rewrites))
         counts = relay.summarize(outcomes)
         _stage(con, run, "deliver:" + Path(outcomes_path).stem.removeprefix("outcomes-"), counts)
     return counts

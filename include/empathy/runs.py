@@ -20,6 +20,10 @@ DUCKDB_POOL = "duckdb"
 # the volume (LocalExecutor ignores queues; the one-slot pool then keeps writers apart).
 DUCKDB_QUEUE = os.environ.get("EMPATHY_DUCKDB_QUEUE", "duckdb")
 DUCKDB_TASK = {"pool": DUCKDB_POOL, "queue": DUCKDB_QUEUE}
+# The Batch API wait is set when the DAG is parsed (its timeout is the operator's, not a task's setting).
+OPENAI_CONN_ID = os.environ.get("EMPATHY_OPENAI_CONN_ID", "openai_default")
+BATCH_POLL_S = float(os.environ.get("EMPATHY_LLM_BATCH_POLL_S") or 30.0)
+BATCH_MAX_WAIT_S = float(os.environ.get("EMPATHY_LLM_BATCH_MAX_WAIT_S") or 3600.0)
 
 # The run configuration a marketer may give (the trigger form; a backfill's dag_run_conf), besides the
 # thresholds (empathy.config.run_params): the JSON schema of each, for the DAG's Params.

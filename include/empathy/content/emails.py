@@ -194,11 +194,17 @@ def unsubscribe_url(settings, user_id: str, asm_group_id: int | None) -> str:
 
 
 def finish(draft: Draft, product: str, unsubscribe: str) -> dict:
-    """Subject and plain text with the tokens filled and the unsubscribe footer appended."""
-    body = _fill(draft.rewritten if draft.rewritten is not None else draft.body, draft.values)
+    """Subject and plain text with the tokens filled and the unsubscribe footer appended; ``tokens`` keeps
+    what a later rewrite needs to finish the email again (the tokenised body, the values, the footer)."""
     subject = _fill(draft.subject, draft.values)
     footer = f"You are receiving this email because you have an account with {product}. Unsubscribe: {unsubscribe}"
-    return {"subject": subject, "text": f"{body}\n\n--\n{footer}\n", "unsubscribe_url": unsubscribe}
+    return {"subject": subject, "text": finished_text(draft.rewritten or draft.body, draft.values, footer),
+            "unsubscribe_url": unsubscribe, "tokens": {"body": draft.body, "values": draft.values, "footer": footer}}
+
+
+def finished_text(body: str, values: dict, footer: str) -> str:
+    """A body with its tokens filled, and the footer: the footer is appended after any rewrite."""
+    return f"{_fill(body, values)}\n\n--\n{footer}\n"
 
 
 def html_page(subject: str, text: str, allowed_links: set[str]) -> str:

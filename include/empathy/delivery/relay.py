@@ -152,8 +152,12 @@ def _journal_write(settings: Settings, outcome: dict) -> None:
 
 
 def _outcome(row, status, provider_id=None, preview_path=None, error=None) -> dict:
+    d = row.get("detail") or {}
+    # what the email step changed before sending (the LLM rewrite) is kept with the row: what was sent
+    patch = {k: d[k] for k in ("text", "rewrite", "rewrite_note") if k in d} if row["kind"] == "email" else None
     return {"action_id": row["action_id"], "kind": row["kind"], "status": status, "provider_id": provider_id,
-            "preview_path": str(preview_path) if preview_path else None, "error": error}
+            "preview_path": str(preview_path) if preview_path else None, "error": error,
+            "detail_patch": json.dumps(patch) if patch else None}
 
 
 class _Channels:
@@ -281,7 +285,7 @@ def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simul
 
 # --- record -----------------------------------------------------------------------------------
 OUTCOME_SCHEMA = pa.schema([("action_id", pa.string()), ("status", pa.string()), ("provider_id", pa.string()),
-                            ("preview_path", pa.string()), ("error", pa.string())])
+                            ("preview_path", pa.string()), ("error", pa.string()), ("detail_patch", pa.string())])
 
 
 def record(con, outcomes: list[dict]) -> int:

@@ -87,8 +87,9 @@ def run_report(con, run_id: str) -> str:
         lines.append(f"  ! {dec['stale_leases']} action(s) had been claimed by a sending step that crashed before it "
                      "recorded: claimed again now, sent at most once more (the delivery journal is checked first)")
     for what, counts in {k.split(":", 1)[1]: v for k, v in st.items() if k.startswith("deliver:")}.items():
-        lines.append(f"  sent     {what}: " + "; ".join(f"{kind} " + ", ".join(f"{n} {s}" for s, n in by.items())
-                                                    for kind, by in (counts or {}).items()))
+        if counts:
+                lines.append(f"  sent     {what}: " + "; ".join(f"{kind} " + ", ".join(f"{n} {s}" for s, n in by.items())
+                                                        for kind, by in counts.items()))
     for a in (r["examples"] or [])[:6]:
         lines.append(f"    {a['kind']:<11} {a['status']:<9} {a['user_id'][:24]:<24} {(a['what'] or '')[:40]:<40} "
                      f"{a['reason'][:60]}")

@@ -106,6 +106,14 @@ def write_judgements(judgements, path: str) -> str:
     return str(path)
 
 
+def read_judgements(paths: list[str]):
+    """The UserJudgement records of judgement files (the cache stores the LLM's among them)."""
+    from empathy.scoring.base import UserJudgement
+
+    return [UserJudgement(**{k: v for k, v in row.items() if v is not None})
+            for path in paths for row in pq.read_table(path).to_pylist()]
+
+
 # --- 3. the rules and the write -----------------------------------------------------------------------
 def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgement_paths: list[str],
           run_id: str | None = None) -> dict:
@@ -123,7 +131,6 @@ def apply(con: duckdb.DuckDBPyConnection, settings: Settings, as_of, judgement_p
     store.run(con, "state/rules.sql", rule_params(settings, as_of)).fetchall()
     store.run(con, "state/reasons.sql", {"as_of": as_of, "max_reasons": MAX_REASONS}).fetchall()
     store.run(con, "state/write.sql", {"as_of": as_of, "run_id": run_id, "now": now}).fetchall()
-    store.run(con, "state/cache.sql", {"now": now}).fetchall()
     counts = dict(con.execute("SELECT state, count(*) FROM _new_states GROUP BY state").fetchall())
     changed, history, backfilled = con.execute(
         "SELECT count(*) FILTER (WHERE state IS DISTINCT FROM previous_state), "
