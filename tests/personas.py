@@ -2,8 +2,9 @@
 seed (wording, timing, order, paths, which optional steps happen), with what a support lead would say
 of each. The persona oracle runs them through the real pipeline; nothing here tunes the rules.
 
-Each persona says the states that are right for it (``ok``), whether the user should be held, and whether
-a concierge alert should go out (high-value accounts only).
+Each persona says the states that are right for it (``ok``, following docs/states.md), whether the user
+should be held, and whether a concierge alert should go out (high-value accounts only). For a persona whose
+right state depends on the run (User A: frustrated or confused), hold and alert follow the state it gets.
 """
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ AS_OF = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 HIGH_MRR, LOW_MRR = 5000, 80
 
 
+NEGATIVE = ("frustrated", "at_risk")
+
+
 @dataclass
 class Expected:
     persona: str
     ok: tuple[str, ...]
-    hold: bool
-    alert: bool
+    hold: bool | None   # None: held exactly when the state it gets is frustrated or at_risk
+    alert: bool | None  # None: alerted exactly when held, on a high-value account
+    high_value: bool = False
     notes: str = ""
+
+    def holds(self, state: str) -> bool:
+        """Whether a user of this persona who got `state` should be on hold."""
+        return self.hold if self.hold is not None else state in NEGATIVE
+
+    def alerts(self, state: str) -> bool:
+        """Whether a concierge alert should have gone out for a user of this persona who got `state`."""
+        return self.alert if self.alert is not None else self.high_value and state in NEGATIVE
 
 
 @dataclass
@@ -80,6 +93,9 @@ INVOICE_TICKETS = (
     "Hi, looking for our invoices - the billing page doesn't show them. Where are they?",
     "Can't find the invoice download anywhere, is there a way to get a PDF?",
 )
+THANKS = ("Works now, thanks a lot!", "Perfect, that did it. Thank you!", "Great, love it. Thanks for the quick help!")
+BUG_REPORTS = ("The date filter resets after every refresh.", "Small bug: the export button is greyed out for admins.",
+               "Dark mode shows white text on the settings page.")
 INVOICE_CHASERS = ("Any update? Still can't find where the invoice is.", "Hello? Where do I find the invoice?",
                    "Is there a way to download the PDF at all?")
 
@@ -127,8 +143,7 @@ def happy(j: Journey):
     j.ticket("T-" + j.user, "How do I add a teammate?", 50)
     j.message("T-" + j.user, "agent reply", 49, author="agent")
     j.track("Support Ticket Resolved", 48.5, ticket_id="T-" + j.user, author="agent")
-    j.message("T-" + j.user, r.choice(["Works now, thanks a lot!", "Perfect, that did it. Thank you!",
-                                       "Great, love it. Thanks for the quick help!"]), 48)
+    j.message("T-" + j.user, r.choice(THANKS), 48)
 
 
 def rage(j: Journey):
@@ -222,6 +237,65 @@ def billing_lost_calm(j: Journey):
     j.page(r.choice(CANCEL_PAGES), t)
 
 
+CANCEL_SEARCHES = ("how to cancel", "cancel subscription", "how do I cancel my account", "cancel my plan",
+                   "delete account", "close my account")
+ANGRY_TEXTS = ("Exports have been broken all week and it's infuriating.", "This is the worst update ever, nothing works.",
+               "Your sync lost our data again. Terrible, we pay for this.")
+ANGRY_CHASERS = ("Still no reply and it is still broken. This is unacceptable.",
+                 "Nobody answered. Still broken, really disappointed.",
+                 "Hello?? Nothing works and nobody helps. Terrible support.")
+
+
+def invoice_chaser(j: Journey):
+    """A lost user with a chased invoice question: searches for invoices again and again with no result
+    used (a search loop), asks support where the invoice is and chases it with more questions. Lost, not
+    leaving (the texts ask; they are not complaints): confused."""
+    r = j.rng
+    j.power_use(r.randint(2, 5))
+    t = r.uniform(20, 70)
+    for i, q in enumerate(r.sample(INVOICE_SEARCHES, r.randint(3, 4))):
+        j.track("Search Performed", t - i * r.uniform(0.5, 3) / 60, query=q)
+    asked = t - r.uniform(0.2, 1)
+    j.ticket("T-" + j.user, r.choice(INVOICE_TICKETS), asked, subject=r.choice([None, "Invoice"]))
+    for k in range(r.randint(1, 2)):
+        j.message("T-" + j.user, r.choice(INVOICE_CHASERS), asked * (0.6 - 0.3 * k))
+
+
+def angry_chased(j: Journey):
+    """A fresh angry ticket (under a day old) that the customer chases, or a second angry ticket: waited,
+    chased or several is a sign of leaving, not only frustration (docs/states.md)."""
+    r = j.rng
+    j.power_use(r.randint(1, 4))
+    t = r.uniform(3, 20)
+    j.ticket("T-" + j.user, r.choice(ANGRY_TEXTS), t)
+    if r.random() < 0.5:
+        j.message("T-" + j.user, r.choice(ANGRY_CHASERS), t - r.uniform(0.5, 2.5))
+    else:
+        j.ticket("T2-" + j.user, r.choice(ANGRY_CHASERS), t - r.uniform(0.5, 2.5))
+
+
+def search_cancel(j: Journey):
+    """Asks in a search how to cancel (no ticket, no cancel page): saying it is a sign of leaving."""
+    r = j.rng
+    j.power_use(r.randint(2, 6))
+    t = r.uniform(1, 40)
+    j.page(r.choice(("/settings", "/dashboard", "/settings/account")), t + 0.01)
+    j.track("Search Performed", t, query=r.choice(CANCEL_SEARCHES))
+
+
+def happy_cancel_page(j: Journey):
+    """A happy user (daily use, a bug report fixed and thanked for) who opens a cancel page with nothing that
+    explains it (no billing page or search, no question, not lost): a sign of leaving that kind words
+    cannot lift."""
+    r = j.rng
+    j.power_use(r.randint(4, 10))
+    j.ticket("T-" + j.user, r.choice(BUG_REPORTS), 50)
+    j.message("T-" + j.user, "agent reply", 49, author="agent")
+    j.track("Support Ticket Resolved", 48.5, ticket_id="T-" + j.user, author="agent")
+    j.message("T-" + j.user, r.choice(THANKS), 48)
+    j.page(r.choice(CANCEL_PAGES), r.uniform(1, 40))
+
+
 PERSONAS = {
     # name: (journey, ok states, hold, alert on a high-value account)
     "user_a": (user_a, ("frustrated", "confused"), None, None),
@@ -238,12 +312,17 @@ PERSONAS = {
     "angry_stale": (angry_stale, ("at_risk",), True, True),
     "angry_fresh": (angry_fresh, ("frustrated",), True, True),
     "billing_lost_calm": (billing_lost_calm, ("confused",), False, False),
+    "invoice_chaser": (invoice_chaser, ("confused",), False, False),
+    "angry_chased": (angry_chased, ("at_risk",), True, True),
+    "search_cancel": (search_cancel, ("at_risk",), True, True),
+    "happy_cancel_page": (happy_cancel_page, ("at_risk",), True, True),
 }
 
 
 def journeys(seed: int, per_persona: int = 5, personas=None) -> tuple[list[dict], dict[str, Expected]]:
     """Events for ``per_persona`` users of each persona (half on high-value accounts) and what each should
-    become. User A's hold and alert follow from the state it gets (frustrated: held; confused: not)."""
+    become. User A's hold and alert follow from the state it gets (frustrated: held; confused: not): see
+    ``Expected.holds`` and ``Expected.alerts``."""
     rng = random.Random(seed)
     events, expected = [], {}
     for name, (make, ok, hold, alert) in (personas or PERSONAS).items():
@@ -254,7 +333,7 @@ def journeys(seed: int, per_persona: int = 5, personas=None) -> tuple[list[dict]
             j.setup(HIGH_MRR if high else LOW_MRR, rng.choice(["Ada Lovelace", "Bo Chen", "Inès Moreau", "Kemi Ade"]))
             make(j)
             events += j.events
-            expected[user] = Expected(name, ok, hold if hold is not None else False,
-                                      (alert if alert is not None else False) and high)
+            expected[user] = Expected(name, ok, hold, None if alert is None else alert and high, high,
+                                      (make.__doc__ or "").strip())
     rng.shuffle(events)
     return events, expected
