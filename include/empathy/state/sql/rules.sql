@@ -55,14 +55,17 @@ WITH beh AS (
     FROM _ev WHERE family NOT IN ('text', 'meta')
     GROUP BY user_id
 ), txt AS (
-    SELECT user_id,
-           max(seen_at) FILTER (WHERE neg) AS neg_text_at,
-           max(seen_at) FILTER (WHERE pos) AS pos_text_at,
-           count(*) FILTER (WHERE neg)     AS neg_texts,
-           arg_min(score, idx)             AS latest_score,
-           coalesce(bool_or(looking), false) AS asks_looking,
-           count(*)                        AS texts
-    FROM _texts GROUP BY user_id
+    SELECT t.user_id,
+           max(t.seen_at) FILTER (WHERE t.neg) AS neg_text_at,
+           max(t.seen_at) FILTER (WHERE t.pos) AS pos_text_at,
+           count(*) FILTER (WHERE t.neg)       AS neg_texts,
+           arg_min(t.score, t.idx)             AS latest_score,
+           -- an open question (a ticket not resolved yet) is what someone is still looking for
+           coalesce(bool_or(t.looking AND o.key IS NOT NULL), false) AS asks_looking,
+           count(*)                            AS texts
+    FROM _texts t
+    LEFT JOIN _ev o ON o.user_id = t.user_id AND o.signal = 'open_ticket' AND o.key = t.ticket_id
+    GROUP BY t.user_id
 ), ticket_word AS (  -- the customer's latest word on each open ticket
     SELECT o.user_id, o.key AS ticket_id, o.count AS customer_messages, o.first_at,
            arg_min(t.neg AND NOT t.looking, t.idx) AS negative
