@@ -44,14 +44,23 @@ def sql(name: str) -> str:
 
 
 def header(name: str) -> dict[str, list[str]]:
-    """The ``reads`` / ``writes`` / ``takes`` lines of a SQL file's header, as lists of names."""
-    out = {"reads": [], "writes": [], "takes": []}
+    """The ``reads`` / ``writes`` / ``takes`` lines of a SQL file's header, as lists of names (a line
+    indented under one of them continues it)."""
+    out: dict[str, list[str]] = {"reads": [], "writes": [], "takes": []}
+    current = None
     for line in sql(name).splitlines():
         if not line.startswith("--"):
             break
-        key, _, rest = line[2:].strip().partition(":")
-        if key in out:
-            out[key] += [w.strip().lstrip("$") for w in rest.replace(" and ", ",").split(",") if w.strip()]
+        body = line[2:]
+        key, sep, rest = body.strip().partition(":")
+        if sep and key in out:
+            current = key
+        elif current and body.startswith("    "):
+            rest = body
+        else:
+            current = None
+            continue
+        out[current] += [w.strip().lstrip("$") for w in rest.replace(" and ", ",").split(",") if w.strip()]
     return out
 
 
