@@ -173,8 +173,9 @@ class Settings(BaseSettings):
         "Longest SendGrid Retry-After waited within a run; a longer one leaves the action `failed` for the next run.",
         ge=0)
     delivery_batch: int = _setting(
-        "EMPATHY_DELIVERY_BATCH", 10000,
-        "Alerts and emails one run sends per kind at most (the rest go with the next run); holds have no cap.",
+        "EMPATHY_DELIVERY_BATCH", 2000,
+        "Alerts and emails one run sends (or previews) per kind at most; the rest go with the next runs, oldest "
+        "first (Slack takes about one message a second per channel). Holds have no cap.",
         ge=1)
     delivery_lease_s: float = _setting(
         "EMPATHY_DELIVERY_LEASE_S", 900.0,

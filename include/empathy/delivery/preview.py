@@ -119,17 +119,26 @@ def note(outbox: Path, row: dict, path: Path | None, mode: str, at: str) -> None
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
+INDEX_LATEST = 1000   # the index is for a person opening the folder: the Empathy page shows every preview
+
+
 def write_index(outbox: Path) -> Path | None:
-    """Rebuild ``outbox/index.html`` from the manifest (the latest entry per action wins)."""
+    """Rebuild ``outbox/index.html`` from the manifest's latest ``INDEX_LATEST`` previews (the latest entry
+    per action wins): its cost stays flat however many previews the outbox holds."""
     manifest = outbox / "previews.jsonl"
     if not manifest.exists():
         return None
+    with manifest.open("rb") as fh:   # the tail of the manifest: about INDEX_LATEST lines
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - INDEX_LATEST * 400))
+        tail = fh.read().decode("utf-8", "replace").splitlines()[1 if size > INDEX_LATEST * 400 else 0:]
     latest: dict[str, dict] = {}
-    for line in manifest.read_text(encoding="utf-8").splitlines():
+    for line in tail:
         if line.strip():
             entry = json.loads(line)
             latest[entry["action_id"]] = entry
-    entries = sorted(latest.values(), key=lambda e: e["at"], reverse=True)
+    entries = sorted(latest.values(), key=lambda e: e["at"], reverse=True)[:INDEX_LATEST]
     path = outbox / "index.html"
     _write_atomic(path, INDEX_PAGE.render(entries=entries))
     return path

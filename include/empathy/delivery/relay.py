@@ -261,7 +261,8 @@ def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> 
 
 
 def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simulate: bool, now: str) -> dict:
-    journaled = _journal_read(settings, row["action_id"])  # the truth, even in a dry run
+    # the truth for a real row (a simulated one was never sent: it has no journal)
+    journaled = None if row.get("simulate") else _journal_read(settings, row["action_id"])
     if journaled is not None:  # sent before a crash kept it from being recorded: never again
         log.info("action %s already sent (journal), not sending again", row["action_id"])
         return journaled
