@@ -10,10 +10,10 @@ import re
 from datetime import timedelta
 
 import pytest
-
 from llm_cases import PII
 from personas import AS_OF, Journey
 from runner import run_window
+
 from standins.openai_server import OpenAIStandin, gullible_answer
 from standins.sendgrid_server import SendGridStandin
 from standins.slack_server import SlackStandin

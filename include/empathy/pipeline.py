@@ -16,6 +16,7 @@ from pathlib import Path
 
 from empathy import store
 from empathy.config import Settings
+from empathy.files import replacing
 from empathy.runs import RunInfo
 
 
@@ -27,12 +28,10 @@ def _run_dir(settings: Settings, run_id: str) -> Path:
 
 
 def _write_jsonl(path: Path, records) -> str:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as out:
         for record in records:
             out.write(json.dumps(record, default=str))
             out.write("\n")
-    tmp.replace(path)  # a reader never sees half a file
     return str(path)
 
 

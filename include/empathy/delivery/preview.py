@@ -13,11 +13,12 @@ Previews are written for real sends too, so the outbox always shows what left th
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
 from jinja2 import Environment
+
+from empathy.files import write_atomic
 
 _append_lock = threading.Lock()  # send() writes previews from several threads
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -60,10 +61,7 @@ tr:nth-child(even){background:#f4f4f6}</style></head><body>
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def _safe_name(action_id: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +31,7 @@ from empathy.content import emails
 from empathy.delivery import preview
 from empathy.delivery import sendgrid as sg_sender
 from empathy.delivery import slack as slack_sender
+from empathy.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +142,7 @@ def _journal_read(settings: Settings, action_id: str) -> dict | None:
 def _journal_write(settings: Settings, outcome: dict) -> None:
     path = _journal_path(settings, outcome["action_id"])
     outcome["journal"] = str(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(outcome, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(outcome), fsync=True)   # durable before the sender moves on
 
 
 def _outcome(row, status, provider_id=None, preview_path=None, error=None) -> dict:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import gzip
-import os
 from datetime import UTC, datetime
 from pathlib import Path
+
+from empathy.files import write_atomic
 
 
 def write_atomically(path: Path, data: bytes, compress: bool) -> Path:
@@ -13,10 +14,7 @@ def write_atomically(path: Path, data: bytes, compress: bool) -> Path:
     if compress:
         path = path.with_name(path.name + ".gz")
         data = gzip.compress(data, compresslevel=1, mtime=0)
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, data)
 
 
 def default_start(start: datetime | str | None) -> datetime:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from empathy import signals, store
 from empathy.config import Settings
+from empathy.files import replacing
 from empathy.scoring.base import NEUTRAL_BAND
 from empathy.signals.catalog import TEXT_WEIGHT
 
@@ -100,9 +101,8 @@ def read_contexts(path: str):
 def write_judgements(judgements, path: str) -> str:
     """One batch's judgements as a Parquet file the apply stage reads back (atomically replaced)."""
     rows = [j.model_dump(include=set(JUDGEMENT_SCHEMA.names)) for j in judgements]
-    tmp = Path(path).with_suffix(".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=JUDGEMENT_SCHEMA), tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows, schema=JUDGEMENT_SCHEMA), tmp)
     return str(path)
 
 
