@@ -43,6 +43,7 @@ def test_the_trigger_form_reads_like_a_product(dagbag):
         schema = dag.params.get_param(name).schema
         assert schema.get("title") and dag.params.get_param(name).description and schema.get("section"), name
         assert name == "dry_run" or "docs_dwell_s" not in schema["title"]
+        assert "null" in schema["type"], f"{name} would show as required"
     holdout = dag.params.get_param("holdout_pct").schema
     assert holdout["minimum"] == 0 and holdout["maximum"] == 100 and "null" in holdout["type"]
     assert dag.params.get_param("dry_run").value is False and dag.params.get_param("holdout_pct").value is None

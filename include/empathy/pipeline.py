@@ -152,6 +152,9 @@ def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -
         if not run.simulate:  # states a dry run or a backfill computed still await their real decision
             users = sorted(set(users) | {u for (u,) in con.execute(
                 "SELECT user_id FROM user_state WHERE decided_at IS NULL OR decided_at < updated_at").fetchall()})
+        elif run.since is not None:  # a window decides every state computed for it, whoever computed it
+            users = sorted(set(users) | {u for (u,) in store.run(con, "state/window_users.sql", {
+                "as_of": run.as_of, "since": run.since}).fetchall()})
         decided = policy.decide(con, settings, run.as_of, run_id=run.run_id, users=users, scope=run.scope,
                                 simulation=run.mode if run.simulate else None, overrides=run.overrides,
                                 base_url=airflow_base_url(), asm_group_id=sg.asm_group_id if sg else None)

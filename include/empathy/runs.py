@@ -28,14 +28,15 @@ BATCH_MAX_WAIT_S = float(os.environ.get("EMPATHY_LLM_BATCH_MAX_WAIT_S") or 3600.
 # The run configuration a marketer may give (the trigger form; a backfill's dag_run_conf), besides the
 # thresholds (empathy.config.run_params): the JSON schema of each, for the DAG's Params.
 RUN_OPTIONS = {
-    "dry_run": {"type": "boolean", "title": "Dry run",
+    # types include "null" so the form marks nothing required (a switch still shows: its first type wins)
+    "dry_run": {"type": ["boolean", "null"], "title": "Dry run",
                 "description": "Decide and preview everything, send nothing. Dry runs form one simulated "
                                "timeline (per scenario): cooldowns, caps and holds carry across them as across "
                                "real runs.", "section": "Run"},
-    "deliver": {"type": "boolean", "title": "Deliver during a backfill",
+    "deliver": {"type": ["boolean", "null"], "title": "Deliver during a backfill",
                 "description": "Backfills simulate every action unless this is on (then they send for real).",
                 "section": "Run"},
-    "scorer": {"type": "string", "enum": ["default", "lexicon", "openai"], "title": "Text scorer",
+    "scorer": {"type": ["string", "null"], "enum": ["default", "lexicon", "openai", None], "title": "Text scorer",
                "description": "`default` = the deployment's EMPATHY_SCORER; `lexicon` offline; `openai` the LLM.",
                "section": "Run"},
     "scenario": {"type": ["null", "string"], "title": "Scenario",
@@ -73,10 +74,10 @@ def check_conf(conf: dict | None) -> None:
             f"{k!r}" + (f" (did you mean {hint[k]!r}?)" if hint[k] else "") for k in unknown)
             + ". Valid keys: " + ", ".join(sorted(known - SYSTEM_CONF_KEYS)))
     for key in ("dry_run", "deliver"):
-        if key in conf and not isinstance(conf[key], bool):
+        if conf.get(key) is not None and not isinstance(conf[key], bool):
             raise RunConfError(f"{key!r} must be true or false, got {conf[key]!r}")
-    if conf.get("scorer") not in (None, *RUN_OPTIONS["scorer"]["enum"]):
-        raise RunConfError(f"'scorer' must be one of {RUN_OPTIONS['scorer']['enum']}, got {conf['scorer']!r}")
+    if conf.get("scorer") not in RUN_OPTIONS["scorer"]["enum"]:
+        raise RunConfError(f"'scorer' must be one of default, lexicon, openai; got {conf['scorer']!r}")
     if conf.get("scenario") is not None and not re.fullmatch(RUN_OPTIONS["scenario"]["pattern"], str(conf["scenario"])):
         raise RunConfError(f"'scenario' may hold letters, digits, - and _ only (at most 40), got {conf['scenario']!r}")
     try:
