@@ -59,7 +59,7 @@ FOLDERS = {"tweeteval": "tweeteval-sentiment-val", "apple": "apple-twitter-senti
 MIN_DF = 2
 SEED = 2017
 GRID = {"C": (0.03, 0.1), "dense_gain": (3.0,),
-        "neutral_offset": tuple(np.round(np.arange(-0.6, 0.61, 0.1), 2)),
+        "neutral_offset": tuple(np.round(np.arange(-1.0, 0.61, 0.1), 2)),
         "no_evidence_offset": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)}
 DEFAULT_HP = {"C": 0.03, "dense_gain": 3.0, "neutral_offset": 0.0, "no_evidence_offset": 0.0}   # --quick before any weights exist
 REVIEW_NEUTRAL_WEIGHT = 0.5   # 3-star reviews count half as much as a labelled neutral
@@ -162,8 +162,8 @@ def macro_recall(pred: np.ndarray, y: np.ndarray) -> float:
 
 def selection_score(c: Corpus, idx: np.ndarray, pred: np.ndarray) -> float:
     """Mean over the sets present of each set's macro recall: every set counts the same."""
-    return float(np.mean([macro_recall(pred[c.source[idx] == s], c.y[idx][c.source[idx] == s])
-                          for s in np.unique(c.source[idx])]))
+    src = c.source[idx]
+    return float(np.mean([macro_recall(pred[src == s], c.y[idx][src == s]) for s in np.unique(src)]))
 
 
 def choose(c: Corpus, idx: np.ndarray) -> dict:
