@@ -12,7 +12,7 @@ Every figure printed is out of sample, with hyperparameters chosen inside the tr
 (nested): 5-fold cross-validation over the three sets pooled (stratified by set and label, every copy of
 a text in one fold; each set's figure is on its held-out folds), and leave-one-dataset-out (train on two
 sets, test on the third). The hyperparameters (C, offsets on the neutral logit for all texts and for
-texts the rules read nothing in) are chosen by leave-one-set-out inside the training part of each outer
+texts the rules read nothing clear in) are chosen by leave-one-set-out inside the training part of each outer
 split (across sets: the scorer meets text from places it never saw). The shipped weights are fitted on
 all three sets, with hyperparameters chosen by leave-one-set-out over all three.
 
@@ -49,7 +49,7 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from empathy.scoring.model import CLASSES, DENSE, WEIGHTS_FILE, bag, dense_matrix
+from empathy.scoring.model import CLASSES, DENSE, WEIGHTS_FILE, bag, dense_matrix, no_clear_evidence
 from empathy.scoring.rules import Rules
 
 OUT = ROOT / "include" / "empathy" / "scoring" / "data" / WEIGHTS_FILE
@@ -75,7 +75,7 @@ class Corpus:
     source: np.ndarray
     dense: np.ndarray
     bags: list[list[str]]
-    no_evidence: np.ndarray   # the rules read no word, phrase or emoji in the text
+    no_evidence: np.ndarray   # the rules read nothing clear in the text (model.no_clear_evidence)
     groups: np.ndarray        # the same text (retweets, "good") is one group: never on both sides of a split
 
 
@@ -110,7 +110,7 @@ def corpus(base: Path, names=SETS) -> Corpus:
     ids: dict[str, int] = {}
     groups = np.array([ids.setdefault(" ".join(b[::2]), len(ids)) for b in bags])
     return Corpus(texts, np.array(y), np.array(source), dense_matrix(texts, evidence), bags,
-                  np.array([not e.units for e in evidence]), groups)
+                  np.array([no_clear_evidence(e) for e in evidence]), groups)
 
 
 def sample_weights(c: Corpus, idx: np.ndarray) -> np.ndarray:

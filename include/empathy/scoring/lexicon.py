@@ -18,7 +18,7 @@ import numpy as np
 
 from empathy.scoring.base import NEUTRAL_BAND, TextScore, UserContext, UserJudgement, label_for
 from empathy.scoring.model import SentimentModel
-from empathy.scoring.rules import Rules, RuleParams
+from empathy.scoring.rules import RuleParams, Rules
 
 RECENCY_DECAY = 0.6   # each older text weighs 0.6 of the one after it
 

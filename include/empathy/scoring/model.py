@@ -20,7 +20,14 @@ from importlib import resources
 import numpy as np
 
 from empathy.scoring.rules import (
-    EMOJI, NEGATION, NEGATORS, PHRASE, SUPPORT, SPEAKER_WORDS, Evidence, decode_escapes,
+    EMOJI,
+    NEGATION,
+    NEGATORS,
+    PHRASE,
+    SPEAKER_WORDS,
+    SUPPORT,
+    Evidence,
+    decode_escapes,
     normalise_negator,
 )
 
@@ -33,6 +40,8 @@ _WORDISH = re.compile(r"[#@]?[^\W_][\w'\-]*|<url>|[.,;:!?]+|[^\s\w]")
 _ELONGATED = re.compile(r"(.)\1{2,}")
 _CLAUSE_END = frozenset(".,;:!?")
 _STRIP = ".,;:!?\"'()"
+
+CLEAR_EVIDENCE = 1.0   # total |valence| of the rules' units below which a text says nothing clear
 
 DENSE = (
     "score", "pos_mass", "neg_mass", "n_pos", "n_neg", "max_pos", "min_neg",
@@ -90,6 +99,11 @@ def dense_row(text: str, ev: Evidence) -> list[float]:
     ]
 
 
+def no_clear_evidence(ev: Evidence) -> bool:
+    """The rules read nothing clear: no unit, or only weak ones ("please", "support", "number")."""
+    return sum(abs(u.valence) for u in ev.units) < CLEAR_EVIDENCE
+
+
 def dense_matrix(texts: list[str], evidence: list[Evidence]) -> np.ndarray:
     return np.array([dense_row(t, e) for t, e in zip(texts, evidence)], dtype=np.float64).reshape(-1, len(DENSE))
 
@@ -113,7 +127,7 @@ class SentimentModel:
         self.scale = np.array(w["dense_scale"])
         self.dense_w = np.array(w["dense_weights"]).reshape(len(DENSE), len(CLASSES))
         self.bias = np.array(w["bias"]) + np.array(w["class_offset"])
-        self.no_evidence_offset = float(w["no_evidence_offset"])   # neutral logit, texts the rules read nothing in
+        self.no_evidence_offset = float(w["no_evidence_offset"])   # on the neutral logit: no_clear_evidence
         tokens = w["tokens"]                                     # token -> [neg, neu, pos]
         self.token_index = {t: k for k, t in enumerate(tokens)}
         self.token_w = np.array(list(tokens.values()), dtype=np.float64).reshape(-1, len(CLASSES))
@@ -129,7 +143,7 @@ class SentimentModel:
             cols.extend(ids)
         if cols:
             np.add.at(z, np.array(rows), self.token_w[np.array(cols)])
-        z[:, 1] += self.no_evidence_offset * np.array([not e.units for e in evidence], dtype=np.float64)
+        z[:, 1] += self.no_evidence_offset * np.array([no_clear_evidence(e) for e in evidence], dtype=np.float64)
         return z
 
     def proba(self, texts: list[str], evidence: list[Evidence]) -> np.ndarray:
