@@ -56,12 +56,15 @@ def main(argv=None) -> int:
     print(f"1. Out-of-sample macro recall recorded by {w['made_by']} on {w['made_on']} ({w['hyperparameters']})")
     for name, row in w["out_of_sample_macro_recall"].items():
         print(f"   {name:10s} " + "   ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    if w.get("out_of_sample_calibration"):
+        print("   k-fold, TweetEval + Apple, share of labels right by |score|: " + "  ".join(
+            f"{r['abs_score']}: {r['right']:.2f} ({r['share']:.0%})" for r in w["out_of_sample_calibration"]))
     if args.cv:
         import train_sentiment as train
 
         c = train.corpus(train.data_dir())
         hp = {k: w["hyperparameters"][k] for k in train.DEFAULT_HP}
-        pred, _ = train.out_of_fold(c, train.kfold(c, 5), fixed=hp)
+        pred, _, _ = train.out_of_fold(c, train.kfold(c, 5), fixed=hp)
         vader_pred = train.vader_labels(c.texts)
         for s in train.SETS:
             m = c.source == s

@@ -49,6 +49,7 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
+from empathy.scoring.lexicon import score_from_proba
 from empathy.scoring.model import CLASSES, DENSE, WEIGHTS_FILE, bag, dense_matrix, no_clear_evidence
 from empathy.scoring.rules import Rules
 
@@ -142,11 +143,16 @@ def proba(m: dict, c: Corpus, idx: np.ndarray) -> np.ndarray:
     return m["lr"].predict_proba(X)
 
 
-def labels_for(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
-    """The most probable class after the offsets on the neutral logit (as ``SentimentModel`` adds them)."""
+def shifted(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
+    """Probabilities after the offsets on the neutral logit (as ``SentimentModel`` adds them)."""
     z = np.log(np.clip(p, 1e-12, None))
     z[:, 1] += hp["neutral_offset"] + hp["no_evidence_offset"] * no_evidence
-    return z.argmax(axis=1)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def labels_for(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
+    return shifted(p, no_evidence, hp).argmax(axis=1)
 
 
 def splits(c: Corpus, idx: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -190,15 +196,17 @@ def choose(c: Corpus, idx: np.ndarray) -> dict:
 
 
 def out_of_fold(c: Corpus, outer: list[tuple[np.ndarray, np.ndarray]], fixed: dict | None = None):
-    """Labels for every text of each test part, from a model fitted on its training part only; the
-    hyperparameters are ``fixed`` or chosen inside that training part (nested). Returns (labels, chosen)."""
-    pred = np.full(len(c.y), -1)
+    """Labels and scores for every text of each test part, from a model fitted on its training part only;
+    the hyperparameters are ``fixed`` or chosen inside that training part (nested).
+    Returns (labels, chosen hyperparameters per split, scores as the scorer computes them)."""
+    pred, scores = np.full(len(c.y), -1), np.zeros(len(c.y))
     chosen = []
     for tr, te in outer:
         hp = fixed or choose(c, tr)
         chosen.append(hp)
-        pred[te] = labels_for(proba(fit(c, tr, hp["C"], hp["dense_gain"]), c, te), c.no_evidence[te], hp)
-    return pred, chosen
+        p = shifted(proba(fit(c, tr, hp["C"], hp["dense_gain"]), c, te), c.no_evidence[te], hp)
+        pred[te], scores[te] = p.argmax(axis=1), score_from_proba(p)
+    return pred, chosen, scores
 
 
 def kfold(c: Corpus, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -211,9 +219,26 @@ def leave_one_set_out(c: Corpus) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def evaluate(c: Corpus, k: int = 5, fixed: dict | None = None) -> dict:
     """Out-of-sample labels: pooled k-fold and leave-one-dataset-out."""
-    kf, kf_hp = out_of_fold(c, kfold(c, k), fixed)
-    lo, lo_hp = out_of_fold(c, leave_one_set_out(c), fixed)
-    return {"kfold": kf, "lodo": lo, "chosen": [("kfold", h) for h in kf_hp] + [("lodo", h) for h in lo_hp]}
+    kf, kf_hp, kf_scores = out_of_fold(c, kfold(c, k), fixed)
+    lo, lo_hp, _ = out_of_fold(c, leave_one_set_out(c), fixed)
+    return {"kfold": kf, "lodo": lo, "kfold_scores": kf_scores,
+            "chosen": [("kfold", h) for h in kf_hp] + [("lodo", h) for h in lo_hp]}
+
+
+CALIBRATION_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)
+
+
+def calibration(c: Corpus, scores: np.ndarray, pred: np.ndarray) -> list[dict]:
+    """Out-of-fold: how often the label is right, by how far the score is from 0 (TweetEval + Apple, the
+    human-labelled sets): the further from the band, the more often right, if the score means anything."""
+    human = np.isin(c.source, ("tweeteval", "apple"))
+    rows = []
+    for lo, hi in zip(CALIBRATION_BINS, CALIBRATION_BINS[1:]):
+        m = human & (np.abs(scores) >= lo) & (np.abs(scores) < hi)
+        if m.any():
+            rows.append({"abs_score": f"{lo:.1f}-{min(hi, 1.0):.1f}", "share": round(float(m.sum() / human.sum()), 3),
+                         "right": round(float((pred[m] == c.y[m]).mean()), 3)})
+    return rows
 
 
 def vader_labels(texts: list[str]) -> np.ndarray:
@@ -288,12 +313,16 @@ def main() -> None:
             print(f"    {name:18s} {r['macro']:.4f}   neg {r['per_class'][0]:.3f}  neu {r['per_class'][1]:.3f}"
                   f"  pos {r['per_class'][2]:.3f}")
     print("  chosen per outer split:", "; ".join(f"{k} {hp}" for k, hp in res["chosen"]))
+    calib = calibration(c, res["kfold_scores"], res["kfold"])
+    print("  k-fold, TweetEval + Apple, share right by |score|: "
+          + "  ".join(f"{r['abs_score']}: {r['right']:.2f} ({r['share']:.0%})" for r in calib))
     if args.cv_only:
         return
     hp = fixed or choose(c, np.arange(len(c.y)))
     m = fit(c, np.arange(len(c.y)), hp["C"], hp["dense_gain"])
     figures = {s: {k: v["macro"] for k, v in row.items()} for s, row in table.items()}
     weights = export(m, hp, c, figures)
+    weights["out_of_sample_calibration"] = calib
     OUT.write_text(json.dumps(weights, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"\nwrote {OUT.relative_to(ROOT)} with {hp}: {len(weights['tokens'])} tokens, "
           f"{OUT.stat().st_size / 1024:.0f} KiB")

@@ -32,7 +32,7 @@ def test_cross_validated_tweeteval_beats_vader():
     c = train.corpus(shared_data())
     shipped = json.loads(train.OUT.read_text(encoding="utf-8"))["hyperparameters"]
     hp = {k: shipped[k] for k in train.DEFAULT_HP}
-    pred, _ = train.out_of_fold(c, train.kfold(c, 5), fixed=hp)
+    pred, _, _ = train.out_of_fold(c, train.kfold(c, 5), fixed=hp)
     tweets = c.source == "tweeteval"
     ours = train.macro_recall(pred[tweets], c.y[tweets])
     vader = train.macro_recall(train.vader_labels([t for t, m in zip(c.texts, tweets) if m]), c.y[tweets])
