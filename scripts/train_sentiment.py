@@ -12,7 +12,8 @@ Every figure printed is out of sample, with hyperparameters chosen inside the tr
 (nested): 5-fold cross-validation over the three sets pooled (stratified by set and label, every copy of
 a text in one fold; each set's figure is on its held-out folds), and leave-one-dataset-out (train on two
 sets, test on the third). The hyperparameters (C, offsets on the neutral logit for all texts and for
-texts the rules read nothing clear in) are chosen by leave-one-set-out inside the training part of each outer
+texts the rules read nothing clear in, the margin under which a text torn between negative and positive
+is neutral) are chosen by leave-one-set-out inside the training part of each outer
 split (across sets: the scorer meets text from places it never saw). The shipped weights are fitted on
 all three sets, with hyperparameters chosen by leave-one-set-out over all three.
 
@@ -49,6 +50,7 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
+from empathy.scoring.base import NEUTRAL_BAND
 from empathy.scoring.lexicon import score_from_proba
 from empathy.scoring.model import CLASSES, DENSE, WEIGHTS_FILE, bag, dense_matrix, no_clear_evidence
 from empathy.scoring.rules import Rules
@@ -61,8 +63,9 @@ MIN_DF = 2
 SEED = 2017
 GRID = {"C": (0.03, 0.1), "dense_gain": (3.0,),
         "neutral_offset": tuple(np.round(np.arange(-1.0, 0.61, 0.1), 2)),
-        "no_evidence_offset": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)}
-DEFAULT_HP = {"C": 0.03, "dense_gain": 3.0, "neutral_offset": 0.0, "no_evidence_offset": 0.0}   # --quick before any weights exist
+        "no_evidence_offset": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), "mixed_margin": (0.0, 0.05, 0.1, 0.2)}
+# --quick before any weights exist
+DEFAULT_HP = {"C": 0.03, "dense_gain": 3.0, "neutral_offset": 0.0, "no_evidence_offset": 0.0, "mixed_margin": 0.0}
 REVIEW_NEUTRAL_WEIGHT = 0.5   # 3-star reviews count half as much as a labelled neutral
 SET_WEIGHT = {"tweeteval": 1.0, "apple": 1.0, "reviews": 1.0}
 
@@ -152,7 +155,9 @@ def shifted(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
 
 
 def labels_for(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
-    return shifted(p, no_evidence, hp).argmax(axis=1)
+    """The scorer's decision (``lexicon.score_from_proba``), as class indices."""
+    s = score_from_proba(shifted(p, no_evidence, hp), mixed_margin=hp["mixed_margin"])
+    return np.where(s <= -NEUTRAL_BAND, 0, np.where(s >= NEUTRAL_BAND, 2, 1))
 
 
 def splits(c: Corpus, idx: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -187,8 +192,10 @@ def choose(c: Corpus, idx: np.ndarray) -> dict:
         p = np.zeros((len(idx), 3))
         for tr, va in inner:
             p[[pos[i] for i in va]] = proba(fit(c, tr, C, gain), c, va)
-        for off, ev_off in itertools.product(GRID["neutral_offset"], GRID["no_evidence_offset"]):
-            hp = {"C": C, "dense_gain": gain, "neutral_offset": float(off), "no_evidence_offset": float(ev_off)}
+        for off, ev_off, mixed in itertools.product(GRID["neutral_offset"], GRID["no_evidence_offset"],
+                                                    GRID["mixed_margin"]):
+            hp = {"C": C, "dense_gain": gain, "neutral_offset": float(off), "no_evidence_offset": float(ev_off),
+                  "mixed_margin": float(mixed)}
             s = selection_score(c, idx, labels_for(p, c.no_evidence[idx], hp))
             if s > best[0]:
                 best = (s, hp)
@@ -205,7 +212,8 @@ def out_of_fold(c: Corpus, outer: list[tuple[np.ndarray, np.ndarray]], fixed: di
         hp = fixed or choose(c, tr)
         chosen.append(hp)
         p = shifted(proba(fit(c, tr, hp["C"], hp["dense_gain"]), c, te), c.no_evidence[te], hp)
-        pred[te], scores[te] = p.argmax(axis=1), score_from_proba(p)
+        scores[te] = score_from_proba(p, mixed_margin=hp["mixed_margin"])
+        pred[te] = np.where(scores[te] <= -NEUTRAL_BAND, 0, np.where(scores[te] >= NEUTRAL_BAND, 2, 1))
     return pred, chosen, scores
 
 
@@ -287,6 +295,7 @@ def export(m: dict, hp: dict, c: Corpus, figures: dict) -> dict:
         "bias": [round(float(v), 5) for v in m["lr"].intercept_],
         "class_offset": [0.0, hp["neutral_offset"], 0.0],
         "no_evidence_offset": hp["no_evidence_offset"],
+        "mixed_margin": hp["mixed_margin"],
         "tokens": {str(t): [round(float(v), 4) for v in row] for t, row, k in zip(vocab, word_w, keep) if k},
     }
 

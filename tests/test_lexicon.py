@@ -128,6 +128,9 @@ def test_score_from_proba_keeps_the_most_probable_class_and_grows_with_certainty
     s = score_from_proba(p)
     assert [label_for(v) for v in s] == ["negative", "negative", "neutral", "positive", "negative"]
     assert s[1] < s[0] < s[4] <= -NEUTRAL_BAND and abs(s[2]) < NEUTRAL_BAND
+    torn = np.array([[0.47, 0.05, 0.48], [0.2, 0.1, 0.7]])
+    assert [label_for(v) for v in score_from_proba(torn, mixed_margin=0.1)] == ["neutral", "positive"]
+    assert label_for(score_from_proba(torn)[0]) == "positive"
 
 
 def test_distinct_texts_are_read_once_per_batch(scorer, monkeypatch):

@@ -5,10 +5,11 @@ evidence) <- this blend. A batch is scored once per distinct text: the rules rea
 the model scores them all in one matrix product.
 
 How a text is decided: the model gives class probabilities P(negative), P(neutral), P(positive); the
-label is the most probable class, and the score says the same thing on one -1..1 axis (see
-``score_from_proba``): a polar label gets ``±(NEUTRAL_BAND + (1 - NEUTRAL_BAND) × (P(label) − P(neutral)))``,
-a neutral label ``NEUTRAL_BAND × (P(positive) − P(negative))``. So ``label == label_for(score)`` always,
-with the band symmetric, and the further a score is from the band the surer the model is.
+label is the most probable class (neutral when negative and positive are within a trained margin of
+each other: a mixed text), and the score says the same thing on one -1..1 axis (``score_from_proba``):
+a polar label gets ``±(NEUTRAL_BAND + (1 - NEUTRAL_BAND) × (P(label) − P(runner-up)))``, a neutral one
+``NEUTRAL_BAND × (P(positive) − P(negative))``. So ``label == label_for(score)`` always, with the band
+symmetric, and the further a score is from the band the surer the model is.
 """
 from __future__ import annotations
 
@@ -28,13 +29,17 @@ class BlendParams:
     use_model: bool = True       # False: the rules alone (their compound score and label_for), for comparison
 
 
-def score_from_proba(p: np.ndarray, band: float = NEUTRAL_BAND) -> np.ndarray:
-    """(n, 3) class probabilities -> (n,) scores whose band reproduces the most probable class."""
+def score_from_proba(p: np.ndarray, band: float = NEUTRAL_BAND, mixed_margin: float = 0.0) -> np.ndarray:
+    """(n, 3) class probabilities -> (n,) scores whose band gives the decided class.
+
+    The most probable class wins, unless it is polar and the other polar class is within
+    ``mixed_margin`` of it (a mixed text: neutral). A polar score is ``±(band + (1 - band) × margin)``
+    with margin = P(winner) − P(runner-up); a neutral one ``band × (P(positive) − P(negative))``."""
+    order = np.sort(p, axis=1)
     k = p.argmax(axis=1)
-    rows = np.arange(len(p))
-    margin = p[rows, k] - p[:, 1]                       # > 0 exactly when a polar class wins
-    polar = np.where(k == 0, -1.0, 1.0) * (band + (1.0 - band) * margin)
-    return np.clip(np.where(k == 1, band * (p[:, 2] - p[:, 0]), polar), -1.0, 1.0)
+    mixed = np.abs(p[:, 2] - p[:, 0]) < mixed_margin
+    polar = np.where(k == 0, -1.0, 1.0) * (band + (1.0 - band) * (order[:, 2] - order[:, 1]))
+    return np.clip(np.where((k == 1) | mixed, band * (p[:, 2] - p[:, 0]), polar), -1.0, 1.0)
 
 
 class LexiconScorer:
@@ -62,7 +67,7 @@ class LexiconScorer:
         if self.model is None:
             scores = np.array([e.score for e in evidence])
         else:
-            scores = score_from_proba(self.model.proba(texts, evidence))
+            scores = score_from_proba(self.model.proba(texts, evidence), mixed_margin=self.model.mixed_margin)
         empty = np.array([not t.strip() for t in texts], dtype=bool)
         scores = np.where(empty, 0.0, np.round(np.clip(scores, -1.0, 1.0), 4))
         return [TextScore(label=label_for(s), score=s) for s in scores.tolist()]

@@ -128,6 +128,7 @@ class SentimentModel:
         self.dense_w = np.array(w["dense_weights"]).reshape(len(DENSE), len(CLASSES))
         self.bias = np.array(w["bias"]) + np.array(w["class_offset"])
         self.no_evidence_offset = float(w["no_evidence_offset"])   # on the neutral logit: no_clear_evidence
+        self.mixed_margin = float(w["mixed_margin"])   # |P(pos) - P(neg)| below which a polar text is mixed
         tokens = w["tokens"]                                     # token -> [neg, neu, pos]
         self.token_index = {t: k for k, t in enumerate(tokens)}
         self.token_w = np.array(list(tokens.values()), dtype=np.float64).reshape(-1, len(CLASSES))
