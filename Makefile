@@ -58,7 +58,7 @@ stack: setup  ## production-shaped run: Postgres metadata, CeleryExecutor on Red
 
 bench: setup  ## benchmarks (figures and ratios, not pass/fail)
 	$(PY) bench/ingest.py
-	$(PY) bench/tweeteval.py
+	$(PY) bench/scorer.py
 	$(PY) bench/score.py
 	$(PY) bench/llm_cost.py
 

@@ -1,203 +1,340 @@
-"""Train the sentiment model layered over the lexicon and write include/empathy/scoring/data/sentiment_model.json.
+"""Train the offline scorer's model layer; write include/empathy/scoring/data/sentiment_model.json.
 
-Run from the repository root: ``.venv/bin/python scripts/train_sentiment.py [--cv-only] [--folds 5]``.
+Run from the repository root: ``.venv/bin/python scripts/train_sentiment.py [--cv-only] [--data DIR]``.
 
-Data: the TweetEval sentiment validation split in ../shared/data/tweeteval-sentiment-val (2,000 tweets),
-the only labelled data we have. First prints k-fold cross-validated macro recall (train on k-1 folds,
-score the held-out fold; vocabulary, scaling and weights come from the training folds only) for VADER,
-the lexicon and the model, then trains on all 2,000 tweets and writes the weights. numpy only.
+Data (public, labelled; read only here and by the tests, never at run time), from ``--data`` or the
+``shared/data`` folder beside the repository:
+  - tweeteval-sentiment-val: TweetEval's validation split, 2,000 general tweets;
+  - apple-twitter-sentiment: 3,804 tweets about Apple products and support, crowd-labelled;
+  - chatgpt-app-reviews: 9,698 app-store reviews of a SaaS app, labelled by stars.
 
-Model: multinomial logistic regression, class-balanced sample weights, L2 penalty (lighter on the
-lexicon's dense features than on words), full-batch Adam. Features: ``empathy.scoring.model.dense``
-(the lexicon's evidence) and ``empathy.scoring.model.bag`` (unigrams and bigrams seen in >= MIN_DF tweets).
+Every figure printed is out of sample, with hyperparameters chosen inside the training part only
+(nested): 5-fold cross-validation over the three sets pooled (stratified by set and label, every copy of
+a text in one fold; each set's figure is on its held-out folds), and leave-one-dataset-out (train on two
+sets, test on the third). The hyperparameters (C, offsets on the neutral logit for all texts and for
+texts the rules read nothing clear in, the margin under which a text torn between negative and positive
+is neutral) are chosen by leave-one-set-out inside the training part of each outer
+split (across sets: the scorer meets text from places it never saw). The shipped weights are fitted on
+all three sets, with hyperparameters chosen by leave-one-set-out over all three.
+
+Model: scikit-learn's LogisticRegression (multinomial, L2) over ``empathy.scoring.model.dense_row`` (the
+rules' evidence, standardised and scaled by ``dense_gain`` so its penalty is lighter than the words')
+and binary ``model.bag`` features (unigrams and bigrams seen in >= MIN_DF training texts). Each set
+weighs the same and, within a set, each label weighs the same (star-labelled neutral reviews less: 3
+stars is a weak stand-in for neutral). Decision: the most probable class (``empathy.scoring.lexicon``
+turns the probabilities into a score whose neutral band gives that same class).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
-from collections import Counter
+import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")   # small matrices: threads only fight over a shared machine's cores
+    os.environ.setdefault(_var, "1")   # small problems: threads only fight over a shared machine's cores
 
 import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import recall_score
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.preprocessing import StandardScaler
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from empathy.scoring.lexicon import LexiconParams, LexiconScorer
-from empathy.scoring.model import CLASSES, DENSE, WEIGHTS_FILE, bag, dense
+from empathy.scoring.base import NEUTRAL_BAND
+from empathy.scoring.lexicon import score_from_proba
+from empathy.scoring.model import CLASSES, DENSE, WEIGHTS_FILE, bag, dense_matrix, no_clear_evidence
+from empathy.scoring.rules import Rules
 
 OUT = ROOT / "include" / "empathy" / "scoring" / "data" / WEIGHTS_FILE
-MIN_DF = 2            # a word or bigram must appear in two training tweets to get a weight
-L2_TOKENS = 0.1       # per-sample L2 on word weights (strong: 2,000 tweets are few)
-L2_DENSE = 3e-4       # ... and on the lexicon's features (light: they generalise)
-STEPS, LR = 400, 0.05
+SETS = ("tweeteval", "apple", "reviews")
+FOLDERS = {"tweeteval": "tweeteval-sentiment-val", "apple": "apple-twitter-sentiment",
+           "reviews": "chatgpt-app-reviews"}
+MIN_DF = 2
 SEED = 2017
+GRID = {"C": (0.03, 0.1), "dense_gain": (3.0,),
+        "neutral_offset": tuple(np.round(np.arange(-1.0, 0.61, 0.1), 2)),
+        "no_evidence_offset": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), "mixed_margin": (0.0, 0.05, 0.1, 0.2)}
+# --quick before any weights exist
+DEFAULT_HP = {"C": 0.03, "dense_gain": 3.0, "neutral_offset": 0.0, "no_evidence_offset": 0.0, "mixed_margin": 0.0}
+REVIEW_NEUTRAL_WEIGHT = 0.5   # 3-star reviews count half as much as a labelled neutral
+SET_WEIGHT = {"tweeteval": 1.0, "apple": 1.0, "reviews": 1.0}
 
 
-def data_dir() -> Path:
-    for base in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
-        if (base / "tweeteval-sentiment-val" / "val_text.txt").exists():
-            return base / "tweeteval-sentiment-val"
-    raise SystemExit("TweetEval validation data not found in ../shared/data")
+@dataclass
+class Corpus:
+    """All labelled texts with their set, label (0 neg, 1 neu, 2 pos), rule features and bags."""
+
+    texts: list[str]
+    y: np.ndarray
+    source: np.ndarray
+    dense: np.ndarray
+    bags: list[list[str]]
+    no_evidence: np.ndarray   # the rules read nothing clear in the text (model.no_clear_evidence)
+    groups: np.ndarray        # the same text (retweets, "good") is one group: never on both sides of a split
 
 
-def load() -> tuple[list[str], np.ndarray]:
-    d = data_dir()
-    y = np.array([int(x) for x in (d / "val_labels.txt").read_text().split()])
-    texts = (d / "val_text.txt").read_text(encoding="utf-8").split("\n")[: len(y)]
+def data_dir(explicit: str | None = None) -> Path:
+    for base in ([Path(explicit)] if explicit else []) + [ROOT.parent / "shared" / "data"]:
+        if (base / FOLDERS["tweeteval"]).is_dir():
+            return base
+    raise SystemExit("labelled data not found: pass --data DIR (the folder holding tweeteval-sentiment-val/ ...)")
+
+
+def load_set(base: Path, name: str) -> tuple[list[str], list[int]]:
+    d = base / FOLDERS[name]
+    if name == "tweeteval":
+        y = [int(x) for x in (d / "val_labels.txt").read_text().split()]
+        texts = (d / "val_text.txt").read_text(encoding="utf-8").split("\n")[: len(y)]
+    else:
+        y = [CLASSES.index(x) for x in (d / "labels.txt").read_text().split()]
+        texts = (d / "texts.txt").read_text(encoding="utf-8").split("\n")[: len(y)]
     return texts, y
 
 
-def macro_recall(pred: np.ndarray, y: np.ndarray) -> tuple[float, list[float]]:
-    per = [float((pred[y == c] == c).mean()) for c in range(3)]
-    return sum(per) / 3, per
+def corpus(base: Path, names=SETS) -> Corpus:
+    rules = Rules()
+    texts, y, source = [], [], []
+    for name in names:
+        t, labels = load_set(base, name)
+        texts += t
+        y += labels
+        source += [name] * len(t)
+    evidence = [rules.evidence(t) for t in texts]
+    bags = [bag(t) for t in texts]
+    ids: dict[str, int] = {}
+    groups = np.array([ids.setdefault(" ".join(b[::2]), len(ids)) for b in bags])
+    return Corpus(texts, np.array(y), np.array(source), dense_matrix(texts, evidence), bags,
+                  np.array([no_clear_evidence(e) for e in evidence]), groups)
 
 
-def vocabulary(bags: list[list[str]], idx) -> list[str]:
-    df = Counter(t for i in idx for t in set(bags[i]))
-    return sorted(t for t, c in df.items() if c >= MIN_DF)
+def sample_weights(c: Corpus, idx: np.ndarray) -> np.ndarray:
+    """Each set weighs the same and each label within a set the same; mean weight 1."""
+    w = np.zeros(len(idx))
+    ys, srcs = c.y[idx], c.source[idx]
+    for name in np.unique(srcs):
+        for label in range(3):
+            cell = (srcs == name) & (ys == label)
+            if cell.any():
+                share = SET_WEIGHT[name] * (REVIEW_NEUTRAL_WEIGHT if (name == "reviews" and label == 1) else 1.0)
+                w[cell] = share / cell.sum()
+    return w * len(idx) / w.sum()
 
 
-def token_matrix(bags, idx, vocab) -> np.ndarray:
-    pos = {t: j for j, t in enumerate(vocab)}
-    X = np.zeros((len(idx), len(vocab)), dtype=np.float32)
-    for r, i in enumerate(idx):
-        for t in set(bags[i]):
-            j = pos.get(t)
-            if j is not None:
-                X[r, j] = 1.0
-    return X
+def fit(c: Corpus, idx: np.ndarray, C: float, dense_gain: float) -> dict:
+    """One model on the texts at ``idx``: scaler, vocabulary and weights from them alone."""
+    scaler = StandardScaler().fit(c.dense[idx])
+    vec = CountVectorizer(analyzer=lambda b: b, binary=True, min_df=MIN_DF, lowercase=False)
+    tokens = vec.fit_transform([c.bags[i] for i in idx])
+    X = sparse.hstack([sparse.csr_matrix(scaler.transform(c.dense[idx]) * dense_gain), tokens]).tocsr()
+    lr = LogisticRegression(C=C, max_iter=3000, tol=1e-4).fit(X, c.y[idx], sample_weight=sample_weights(c, idx))
+    return {"scaler": scaler, "vec": vec, "lr": lr, "dense_gain": dense_gain}
 
 
-def fit(D: np.ndarray, T: np.ndarray, y: np.ndarray, l2_tokens=L2_TOKENS, l2_dense=L2_DENSE):
-    """Weighted multinomial logistic regression; returns (dense W, token W, bias)."""
-    n = len(y)
-    Y = np.eye(3, dtype=np.float32)[y]
-    counts = np.bincount(y, minlength=3)
-    sw = ((n / (3.0 * counts))[y][:, None] / n).astype(np.float32)   # class-balanced, mean 1/n
-    X = np.hstack([D, T]).astype(np.float32)
-    W = np.zeros((X.shape[1], 3), dtype=np.float32)
-    b = np.log(counts / n) * 0.0
-    lam = np.concatenate([np.full(D.shape[1], l2_dense), np.full(T.shape[1], l2_tokens)])
-    lam = lam[:, None].astype(np.float32)
-    m_w, v_w = np.zeros_like(W), np.zeros_like(W)
-    m_b, v_b = np.zeros(3), np.zeros(3)
-    b1, b2, eps = 0.9, 0.999, 1e-8
-    for step in range(1, STEPS + 1):
-        Z = X @ W + b
-        Z -= Z.max(axis=1, keepdims=True)
-        P = np.exp(Z)
-        P /= P.sum(axis=1, keepdims=True)
-        G = (P - Y) * sw
-        gW = X.T @ G + lam * W
-        gb = G.sum(axis=0)
-        m_w = b1 * m_w + (1 - b1) * gW
-        v_w = b2 * v_w + (1 - b2) * gW * gW
-        m_b = b1 * m_b + (1 - b1) * gb
-        v_b = b2 * v_b + (1 - b2) * gb * gb
-        lr = LR * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
-        W -= lr * m_w / (np.sqrt(v_w) + eps)
-        b -= lr * m_b / (np.sqrt(v_b) + eps)
-    return W[: D.shape[1]], W[D.shape[1]:], b
+def proba(m: dict, c: Corpus, idx: np.ndarray) -> np.ndarray:
+    X = sparse.hstack([sparse.csr_matrix(m["scaler"].transform(c.dense[idx]) * m["dense_gain"]),
+                       m["vec"].transform([c.bags[i] for i in idx])]).tocsr()
+    return m["lr"].predict_proba(X)
 
 
-def featurize(texts: list[str]):
-    scorer = LexiconScorer(LexiconParams(use_model=False))   # features must not need the weights
-    rows, scores, domain = [], [], []
-    for t in texts:
-        f, s, d = dense(t, scorer)
-        rows.append(f)
-        scores.append(s)
-        domain.append(d)
-    return np.array(rows), [bag(t) for t in texts], np.array(scores), np.array(domain), scorer
+def shifted(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
+    """Probabilities after the offsets on the neutral logit (as ``SentimentModel`` adds them)."""
+    z = np.log(np.clip(p, 1e-12, None))
+    z[:, 1] += hp["neutral_offset"] + hp["no_evidence_offset"] * no_evidence
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
-def train_on(Dall, bags, y, idx, **kw):
-    vocab = vocabulary(bags, idx)
-    mean = Dall[idx].mean(axis=0)
-    scale = Dall[idx].std(axis=0)
-    scale[scale == 0] = 1.0
-    Wd, Wt, b = fit((Dall[idx] - mean) / scale, token_matrix(bags, idx, vocab), y[idx], **kw)
-    return {"vocab": vocab, "mean": mean, "scale": scale, "Wd": Wd, "Wt": Wt, "b": b}
+def labels_for(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
+    """The scorer's decision (``lexicon.score_from_proba``), as class indices."""
+    s = score_from_proba(shifted(p, no_evidence, hp), mixed_margin=hp["mixed_margin"])
+    return np.where(s <= -NEUTRAL_BAND, 0, np.where(s >= NEUTRAL_BAND, 2, 1))
 
 
-def predict(m, Dall, bags, idx) -> np.ndarray:
-    Z = ((Dall[idx] - m["mean"]) / m["scale"]) @ m["Wd"] + token_matrix(bags, idx, m["vocab"]) @ m["Wt"] + m["b"]
-    return Z
+def splits(c: Corpus, idx: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k folds of ``idx`` stratified by set and label, with every copy of a text in one fold."""
+    strata = np.char.add(c.source[idx], c.y[idx].astype(str))
+    skf = StratifiedGroupKFold(k, shuffle=True, random_state=SEED)
+    return [(idx[tr], idx[te]) for tr, te in skf.split(idx, strata, c.groups[idx])]
 
 
-def folds(n: int, k: int) -> list[np.ndarray]:
-    order = np.random.default_rng(SEED).permutation(n)
-    return [order[f::k] for f in range(k)]
+def macro_recall(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(recall_score(y, pred, average="macro", labels=[0, 1, 2], zero_division=0))
 
 
-def cross_validate(texts, y, Dall, bags, lex_scores, domain, scorer, k: int, **kw) -> dict:
-    """Held-out macro recall of VADER, the lexicon alone and the shipped blend (``LexiconScorer``: the
-    model's class unless support phrases/words carry |valence| >= domain_trust or the text is
-    shorter than model_min_words, then the lexicon's)."""
+def selection_score(c: Corpus, idx: np.ndarray, pred: np.ndarray) -> float:
+    """Mean over the sets present of each set's macro recall: every set counts the same."""
+    src = c.source[idx]
+    return float(np.mean([macro_recall(pred[src == s], c.y[idx][src == s]) for s in np.unique(src)]))
+
+
+def choose(c: Corpus, idx: np.ndarray) -> dict:
+    """Hyperparameters with the best leave-one-set-out score inside ``idx`` (never looks outside it).
+
+    Selection is across sets, not within them: the scorer meets text from places it never saw, so what
+    counts is how a choice carries over from two sets to a third (or from one to the other)."""
+    names = np.unique(c.source[idx])
+    inner = [(idx[c.source[idx] != s], idx[c.source[idx] == s]) for s in names]
+    if len(names) < 2:
+        inner = splits(c, idx, 3)
+    pos = {i: r for r, i in enumerate(idx)}
+    best = (-1.0, None)
+    for C, gain in itertools.product(GRID["C"], GRID["dense_gain"]):
+        p = np.zeros((len(idx), 3))
+        for tr, va in inner:
+            p[[pos[i] for i in va]] = proba(fit(c, tr, C, gain), c, va)
+        for off, ev_off, mixed in itertools.product(GRID["neutral_offset"], GRID["no_evidence_offset"],
+                                                    GRID["mixed_margin"]):
+            hp = {"C": C, "dense_gain": gain, "neutral_offset": float(off), "no_evidence_offset": float(ev_off),
+                  "mixed_margin": float(mixed)}
+            s = selection_score(c, idx, labels_for(p, c.no_evidence[idx], hp))
+            if s > best[0]:
+                best = (s, hp)
+    return best[1]
+
+
+def out_of_fold(c: Corpus, outer: list[tuple[np.ndarray, np.ndarray]], fixed: dict | None = None):
+    """Labels and scores for every text of each test part, from a model fitted on its training part only;
+    the hyperparameters are ``fixed`` or chosen inside that training part (nested).
+    Returns (labels, chosen hyperparameters per split, scores as the scorer computes them)."""
+    pred, scores = np.full(len(c.y), -1), np.zeros(len(c.y))
+    chosen = []
+    for tr, te in outer:
+        hp = fixed or choose(c, tr)
+        chosen.append(hp)
+        p = shifted(proba(fit(c, tr, hp["C"], hp["dense_gain"]), c, te), c.no_evidence[te], hp)
+        scores[te] = score_from_proba(p, mixed_margin=hp["mixed_margin"])
+        pred[te] = np.where(scores[te] <= -NEUTRAL_BAND, 0, np.where(scores[te] >= NEUTRAL_BAND, 2, 1))
+    return pred, chosen, scores
+
+
+def kfold(c: Corpus, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    return splits(c, np.arange(len(c.y)), k)
+
+
+def leave_one_set_out(c: Corpus) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(np.flatnonzero(c.source != s), np.flatnonzero(c.source == s)) for s in np.unique(c.source)]
+
+
+def evaluate(c: Corpus, k: int = 5, fixed: dict | None = None) -> dict:
+    """Out-of-sample labels: pooled k-fold and leave-one-dataset-out."""
+    kf, kf_hp, kf_scores = out_of_fold(c, kfold(c, k), fixed)
+    lo, lo_hp, _ = out_of_fold(c, leave_one_set_out(c), fixed)
+    return {"kfold": kf, "lodo": lo, "kfold_scores": kf_scores,
+            "chosen": [("kfold", h) for h in kf_hp] + [("lodo", h) for h in lo_hp]}
+
+
+CALIBRATION_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)
+
+
+def calibration(c: Corpus, scores: np.ndarray, pred: np.ndarray) -> list[dict]:
+    """Out-of-fold: how often the label is right, by how far the score is from 0 (TweetEval + Apple, the
+    human-labelled sets): the further from the band, the more often right, if the score means anything."""
+    human = np.isin(c.source, ("tweeteval", "apple"))
+    rows = []
+    for lo, hi in zip(CALIBRATION_BINS, CALIBRATION_BINS[1:]):
+        m = human & (np.abs(scores) >= lo) & (np.abs(scores) < hi)
+        if m.any():
+            rows.append({"abs_score": f"{lo:.1f}-{min(hi, 1.0):.1f}", "share": round(float(m.sum() / human.sum()), 3),
+                         "right": round(float((pred[m] == c.y[m]).mean()), 3)})
+    return rows
+
+
+def vader_labels(texts: list[str]) -> np.ndarray:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    vader = SentimentIntensityAnalyzer()
-    vc = np.array([vader.polarity_scores(t)["compound"] for t in texts])
-    vader_pred = np.where(vc <= -0.05, 0, np.where(vc >= 0.05, 2, 1))
-    lex_pred = np.array([CLASSES.index(scorer.label(s)) for s in lex_scores])
-    model_pred = np.zeros(len(y), dtype=int)
-    short = np.array([len(t.split()) < scorer.params.model_min_words for t in texts])
-    trust = (np.abs(domain) >= scorer.params.domain_trust) | short
-    per_fold = {"VADER": [], "lexicon": [], "combined": []}
-    for test in folds(len(y), k):
-        train = np.setdiff1d(np.arange(len(y)), test)
-        m = train_on(Dall, bags, y, train, **kw)
-        model_pred[test] = np.where(trust[test], lex_pred[test], predict(m, Dall, bags, test).argmax(axis=1))
-        for name, pred in (("VADER", vader_pred), ("lexicon", lex_pred), ("combined", model_pred)):
-            per_fold[name].append(macro_recall(pred[test], y[test])[0])
-    return {name: (macro_recall(pred, y), per_fold[name])
-            for name, pred in (("VADER", vader_pred), ("lexicon", lex_pred), ("combined", model_pred))}
+    v = SentimentIntensityAnalyzer()
+    comp = np.array([v.polarity_scores(t)["compound"] for t in texts])
+    return np.where(comp <= -0.05, 0, np.where(comp >= 0.05, 2, 1))
+
+
+def report(c: Corpus, res: dict) -> dict:
+    """Per set: macro recall (and per class) of VADER, k-fold and leave-one-dataset-out."""
+    vader = vader_labels(c.texts)
+    table = {}
+    for s in SETS:
+        m = c.source == s
+        if not m.any():
+            continue
+        row = {}
+        for name, pred in (("VADER", vader), ("k-fold", res["kfold"]), ("leave-one-set-out", res["lodo"])):
+            per = recall_score(c.y[m], pred[m], average=None, labels=[0, 1, 2], zero_division=0)
+            row[name] = {"macro": round(float(per.mean()), 4), "per_class": [round(float(v), 3) for v in per]}
+        table[s] = row
+    return table
+
+
+def export(m: dict, hp: dict, c: Corpus, figures: dict) -> dict:
+    """The fitted model as plain numbers: dense weights folded with the scaler and gain, word weights."""
+    coef = m["lr"].coef_.T          # (features, 3)
+    nd = len(DENSE)
+    vocab = m["vec"].get_feature_names_out()
+    word_w = coef[nd:]
+    keep = np.abs(word_w).max(axis=1) >= 1e-3
+    return {
+        "made_by": "scripts/train_sentiment.py",
+        "made_on": date.today().isoformat(),
+        "data": {s: int((c.source == s).sum()) for s in SETS},
+        "hyperparameters": hp | {"min_df": MIN_DF, "review_neutral_weight": REVIEW_NEUTRAL_WEIGHT,
+                                 "model": "sklearn LogisticRegression (multinomial, L2)"},
+        "out_of_sample_macro_recall": figures,
+        "classes": list(CLASSES),
+        "dense_names": list(DENSE),
+        "dense_mean": [round(float(v), 6) for v in m["scaler"].mean_],
+        "dense_scale": [round(float(v), 6) for v in m["scaler"].scale_ / m["dense_gain"]],
+        "dense_weights": [[round(float(v), 5) for v in row] for row in coef[:nd]],
+        "bias": [round(float(v), 5) for v in m["lr"].intercept_],
+        "class_offset": [0.0, hp["neutral_offset"], 0.0],
+        "no_evidence_offset": hp["no_evidence_offset"],
+        "mixed_margin": hp["mixed_margin"],
+        "tokens": {str(t): [round(float(v), 4) for v in row] for t, row, k in zip(vocab, word_w, keep) if k},
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--cv-only", action="store_true", help="print the cross-validated figures, write nothing")
+    ap.add_argument("--data", help="folder holding tweeteval-sentiment-val/, apple-twitter-sentiment/, ...")
+    ap.add_argument("--cv-only", action="store_true", help="print the out-of-sample figures, write nothing")
+    ap.add_argument("--quick", action="store_true", help="skip nested selection: reuse the shipped hyperparameters")
     args = ap.parse_args()
 
-    texts, y = load()
-    Dall, bags, lex_scores, domain, scorer = featurize(texts)
-    res = cross_validate(texts, y, Dall, bags, lex_scores, domain, scorer, args.folds)
-    print(f"TweetEval sentiment validation ({len(y)} tweets): {args.folds}-fold cross-validated macro recall")
-    for name, ((m, per), fold_m) in res.items():
-        print(f"  {name:8s} {m:.4f}   neg {per[0]:.3f}  neu {per[1]:.3f}  pos {per[2]:.3f}   "
-              f"folds {' '.join(f'{v:.3f}' for v in fold_m)} (sd {np.std(fold_m):.3f})")
+    t0 = time.perf_counter()
+    c = corpus(data_dir(args.data))
+    fixed = None
+    if args.quick:
+        shipped = json.loads(OUT.read_text(encoding="utf-8")).get("hyperparameters", DEFAULT_HP)
+        fixed = {k: shipped.get(k, DEFAULT_HP[k]) for k in DEFAULT_HP}
+    res = evaluate(c, fixed=fixed)
+    table = report(c, res)
+    print(f"Out-of-sample macro recall (featurised in {time.perf_counter() - t0:.0f} s incl. evaluation)")
+    for s, row in table.items():
+        print(f"  {s} ({int((c.source == s).sum())} texts)")
+        for name, r in row.items():
+            print(f"    {name:18s} {r['macro']:.4f}   neg {r['per_class'][0]:.3f}  neu {r['per_class'][1]:.3f}"
+                  f"  pos {r['per_class'][2]:.3f}")
+    print("  chosen per outer split:", "; ".join(f"{k} {hp}" for k, hp in res["chosen"]))
+    calib = calibration(c, res["kfold_scores"], res["kfold"])
+    print("  k-fold, TweetEval + Apple, share right by |score|: "
+          + "  ".join(f"{r['abs_score']}: {r['right']:.2f} ({r['share']:.0%})" for r in calib))
     if args.cv_only:
         return
-
-    m = train_on(Dall, bags, y, np.arange(len(y)))
-    keep = np.abs(m["Wt"]).max(axis=1) >= 1e-3
-    weights = {
-        "made_by": "scripts/train_sentiment.py",
-        "made_on": date.today().isoformat(),
-        "data": f"TweetEval sentiment validation split, {len(y)} tweets (cardiffnlp/tweeteval)",
-        "cv_macro_recall": round(res["combined"][0][0], 4),
-        "settings": {"min_df": MIN_DF, "l2_tokens": L2_TOKENS, "l2_dense": L2_DENSE, "steps": STEPS,
-                     "lr": LR, "class_weights": "balanced"},
-        "classes": list(CLASSES),
-        "dense_names": list(DENSE),
-        "dense_mean": [round(float(v), 6) for v in m["mean"]],
-        "dense_scale": [round(float(v), 6) for v in m["scale"]],
-        "dense_weights": [[round(float(v), 5) for v in row] for row in m["Wd"]],
-        "bias": [round(float(v), 5) for v in m["b"]],
-        "class_offset": [0.0, 0.0, 0.0],
-        "tokens": {t: [round(float(v), 4) for v in row]
-                   for t, row, k in zip(m["vocab"], m["Wt"], keep) if k},
-    }
+    hp = fixed or choose(c, np.arange(len(c.y)))
+    m = fit(c, np.arange(len(c.y)), hp["C"], hp["dense_gain"])
+    figures = {s: {k: v["macro"] for k, v in row.items()} for s, row in table.items()}
+    weights = export(m, hp, c, figures)
+    weights["out_of_sample_calibration"] = calib
     OUT.write_text(json.dumps(weights, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"\nwrote {OUT.relative_to(ROOT)}: {len(weights['tokens'])} tokens, {OUT.stat().st_size / 1024:.0f} KiB")
+    print(f"\nwrote {OUT.relative_to(ROOT)} with {hp}: {len(weights['tokens'])} tokens, "
+          f"{OUT.stat().st_size / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,15 @@
-"""The offline lexicon scorer: beats VADER on TweetEval, reads support language, combines a user's texts."""
+"""The offline scorer: out-of-sample figures, support language, one neutral band, users, batches."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import numpy as np
 import pytest
-from sentiment_data import LABELS, macro_recall, tweeteval
+from sentiment_data import LABELS, macro_recall, shared_data, support_messages, training_script
 
 from empathy.scoring import get_scorer, score_text_lines
-from empathy.scoring.base import CustomerText, UserContext
-from empathy.scoring.lexicon import LexiconScorer
-
-ROOT = Path(__file__).resolve().parents[1]
+from empathy.scoring.base import NEUTRAL_BAND, CustomerText, UserContext, label_for
+from empathy.scoring.lexicon import BlendParams, LexiconScorer, score_from_proba
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +25,27 @@ def score(scorer, text):
     return scorer.score_texts([text])[0].score
 
 
-def test_beats_vader_on_tweeteval_validation(scorer):
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    texts, gold = tweeteval()
-    vader = SentimentIntensityAnalyzer()
-    vader_pred = []
-    for t in texts:
-        c = vader.polarity_scores(t)["compound"]
-        vader_pred.append("negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral")
-    ours = macro_recall([r.label for r in scorer.score_texts(texts)], gold)
-    theirs = macro_recall(vader_pred, gold)
-    assert ours >= 0.65  # in-sample (the trained layer saw these tweets); 5-fold CV is 0.644: see the bench
-    assert ours > theirs + 0.03, (ours, theirs)
+def test_cross_validated_tweeteval_beats_vader():
+    """Out of fold: the shipped recipe (features, hyperparameters) retrained on 4/5 of the public sets,
+    judged on the fifth it never saw; the TweetEval validation tweets' figure must clearly beat VADER."""
+    train = training_script()
+    c = train.corpus(shared_data())
+    shipped = json.loads(train.OUT.read_text(encoding="utf-8"))["hyperparameters"]
+    hp = {k: shipped[k] for k in train.DEFAULT_HP}
+    pred, _, _ = train.out_of_fold(c, train.kfold(c, 5), fixed=hp)
+    tweets = c.source == "tweeteval"
+    ours = train.macro_recall(pred[tweets], c.y[tweets])
+    vader = train.macro_recall(train.vader_labels([t for t, m in zip(c.texts, tweets) if m]), c.y[tweets])
+    assert ours >= 0.62 and ours > vader + 0.02, (ours, vader)
 
 
 def test_right_on_nine_in_ten_support_messages(scorer):
-    rows = [line.split("\t", 1) for line in
-            (ROOT / "tests/data/support_messages.tsv").read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
-    assert len(rows) >= 120 and {g for g, _ in rows} == set(LABELS)
-    pred = [r.label for r in scorer.score_texts([t for _, t in rows])]
-    wrong = [(g, p, t) for (g, t), p in zip(rows, pred) if g != p]
-    assert 1 - len(wrong) / len(rows) >= 0.90, wrong
+    texts, gold = support_messages()
+    assert len(texts) >= 120 and set(gold) == set(LABELS)
+    pred = [r.label for r in scorer.score_texts(texts)]
+    wrong = [(g, p, t) for g, p, t in zip(gold, pred, texts) if g != p]
+    assert 1 - len(wrong) / len(gold) >= 0.90, wrong
+    assert macro_recall(pred, gold) >= 0.90
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -74,36 +70,76 @@ def test_right_on_nine_in_ten_support_messages(scorer):
     ("Problem solved", "positive"),
     ("How do I export invoices?", "neutral"),
     ("", "neutral"),
+    # complaints without an emotive word
+    ("still no bag", "negative"),
+    ("I can't queue songs anymore", "negative"),
+    ("My refund still hasn't arrived", "negative"),
+    ("On hold for two hours now", "negative"),
+    # politeness inside a complaint is manners, not praise
+    ("once again my bag is lost!!!! Please do something", "negative"),
+    ("The app crashes on login, please fix it. Thanks", "negative"),
+    ("Thank you, the new export works great!", "positive"),
+    # sarcasm
+    ("Thanks for cancelling my flight #fail", "negative"),
+    ("Love how my order never arrived", "negative"),
+    # short praise
+    ("super", "positive"),
+    ("cool", "positive"),
+    ("Nice app", "positive"),
 ])
-def test_rules_and_support_phrases(scorer, text, expected):
-    assert label(scorer, text) == expected
+def test_support_language(scorer, text, expected):
+    assert label(scorer, text) == expected, scorer.explain(text)
 
 
-def test_intensity_rules_move_the_score(scorer):
-    assert score(scorer, "The new dashboard is very good") > score(scorer, "The new dashboard is good")
-    assert score(scorer, "The new dashboard is good") > score(scorer, "The new dashboard is kind of good")
-    assert score(scorer, "The new dashboard is GOOD") > score(scorer, "The new dashboard is good")
-    assert score(scorer, "The new dashboard is good!!!") > score(scorer, "The new dashboard is good")
-    assert score(scorer, "The sync is broken") < score(scorer, "The sync is slightly broken")
-    # what follows "but" dominates
+def test_intensity_rules_move_the_rules_score():
+    rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
+    assert rules.score("The new dashboard is very good") > rules.score("The new dashboard is good")
+    assert rules.score("The new dashboard is good") > rules.score("The new dashboard is kind of good")
+    assert rules.score("The new dashboard is GOOD") > rules.score("The new dashboard is good")
+    assert rules.score("The new dashboard is good!!!") > rules.score("The new dashboard is good")
+    assert rules.score("The sync is broken") < rules.score("The sync is slightly broken")
+
+
+def test_contrast_emoji_and_sarcasm_need_a_complaint(scorer):
     assert label(scorer, "The docs are great but the export is still broken") == "negative"
     assert label(scorer, "It was broken for a day but it works perfectly now") == "positive"
-    # emoticons and emoji
-    assert label(scorer, "Invoice received :)") == "positive"
+    assert label(scorer, "Invoice received, thank you :)") == "positive"
     assert label(scorer, "Invoice received 👎") == "negative"
-
-
-def test_sarcasm_needs_a_complaint(scorer):
     assert label(scorer, "Oh great, the report is empty again.") == "negative"
     assert label(scorer, "Oh great, it works!") == "positive"
 
 
-def test_score_is_bounded_and_labels_agree(scorer):
-    texts = ["AWFUL AWFUL AWFUL!!!! worst ever 😡😡😡", "best best best!!!! love it 😍😍", "ok"]
-    for r in scorer.score_texts(texts):
-        assert -1.0 <= r.score <= 1.0
-    worst, best, ok = scorer.score_texts(texts)
-    assert worst.label == "negative" and best.label == "positive" and ok.label == "neutral"
+def test_one_symmetric_band_separates_the_labels(scorer):
+    """label == label_for(score) for every text, with the band the other rooms import."""
+    texts, _ = support_messages()
+    texts += ["", "ok", "hmm", "@user see you at the game", "AWFUL AWFUL AWFUL!!!! worst ever 😡😡😡",
+              "best best best!!!! love it 😍😍"]
+    results = scorer.score_texts(texts)
+    for r in results:
+        assert -1.0 <= r.score <= 1.0 and r.label == label_for(r.score)
+    assert label_for(-NEUTRAL_BAND) == "negative" and label_for(NEUTRAL_BAND) == "positive"
+    assert results[-2].label == "negative" and results[-1].label == "positive"
+    neutral = [r.score for r in results if r.label == "neutral"]
+    assert neutral and max(abs(s) for s in neutral) < NEUTRAL_BAND
+
+
+def test_score_from_proba_keeps_the_most_probable_class_and_grows_with_certainty():
+    p = np.array([[0.5, 0.3, 0.2], [0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.34, 0.33, 0.33]])
+    s = score_from_proba(p)
+    assert [label_for(v) for v in s] == ["negative", "negative", "neutral", "positive", "negative"]
+    assert s[1] < s[0] < s[4] <= -NEUTRAL_BAND and abs(s[2]) < NEUTRAL_BAND
+    torn = np.array([[0.47, 0.05, 0.48], [0.2, 0.1, 0.7]])
+    assert [label_for(v) for v in score_from_proba(torn, mixed_margin=0.1)] == ["neutral", "positive"]
+    assert label_for(score_from_proba(torn)[0]) == "positive"
+
+
+def test_distinct_texts_are_read_once_per_batch(scorer, monkeypatch):
+    seen = []
+    real = scorer.rules.evidence
+    monkeypatch.setattr(scorer.rules, "evidence", lambda t: seen.append(t) or real(t))
+    out = scorer.score_texts(["still broken"] * 500 + ["works now, thanks!"] * 500 + ["still broken"])
+    assert sorted(seen) == ["still broken", "works now, thanks!"]
+    assert len(out) == 1001 and out[0] == out[-1] and out[0].label == "negative" and out[500].label == "positive"
 
 
 def _ctx(user_id, *texts):
@@ -140,7 +176,7 @@ def test_score_text_lines_keeps_alignment_with_blank_lines(scorer):
     lines = ["Works now, thanks!\n", "\n", "   \n", "still broken\n", "How do I export invoices?"]
     out = [json.loads(x) for x in score_text_lines(lines, scorer, batch_size=2)]
     assert [o["label"] for o in out] == ["positive", "neutral", "neutral", "negative", "neutral"]
-    assert out[1]["score"] == 0.0 and out[3]["score"] < 0
+    assert out[1]["score"] == 0.0 and out[3]["score"] <= -NEUTRAL_BAND
 
 
 def test_score_text_lines_scores_in_batches(scorer):
@@ -158,7 +194,6 @@ def test_score_text_lines_scores_in_batches(scorer):
 
 
 def test_get_scorer_by_name(settings):
-
     assert get_scorer(settings).name == "lexicon"
     with pytest.raises(ValueError, match="lexicon"):
         get_scorer(settings.replace(scorer="nonsense"))

@@ -14,8 +14,24 @@ from pydantic import BaseModel, Field
 Label = Literal["negative", "neutral", "positive"]
 STATES = ("delighted", "exploring", "confused", "frustrated", "at_risk")
 
+# The one neutral band on a text's ``score``: negative at or below -NEUTRAL_BAND, positive at or above
+# +NEUTRAL_BAND, neutral strictly between. Every scorer's TextScore obeys it (label == label_for(score)),
+# so other rooms that threshold scores (the state rules) call a text negative exactly when it is labelled so.
+NEUTRAL_BAND = 0.3
+
+
+def label_for(score: float) -> Label:
+    """The label a score stands for (see ``NEUTRAL_BAND``); the sign convention: negative < 0 < positive."""
+    if score <= -NEUTRAL_BAND:
+        return "negative"
+    if score >= NEUTRAL_BAND:
+        return "positive"
+    return "neutral"
+
 
 class TextScore(BaseModel):
+    """One text's verdict. The offline scorer keeps ``label == label_for(score)``."""
+
     label: Label
     score: float = Field(ge=-1.0, le=1.0)
 

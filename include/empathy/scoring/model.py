@@ -1,13 +1,13 @@
-"""A small trained layer over the lexicon: multinomial logistic regression, shipped as weights.
+"""The trained layer over the rules: multinomial logistic regression, shipped as weights.
 
-Why: a lexicon alone stops around 0.61 macro recall on general tweets (a word list cannot learn that
-"tomorrow night" and "can't wait" lean positive, or that a headline is neutral). A linear model over the
-lexicon's own evidence (its score, positive and negative mass, phrases, emoji, "!", caps) plus word
-unigrams and bigrams learns those regularities from 2,000 labelled tweets, and stays a dictionary lookup
-and a dot product at run time: numpy-free, no network, thousands of texts per second.
+Why: rules alone cannot learn that a headline is neutral or that "tomorrow night" leans positive, and a
+hand-tuned neutral band does not say how sure a label is. A linear model over the rules' evidence
+(``Evidence``: score, positive and negative mass, support phrases, emoji...) plus a few text cues and word
+unigrams and bigrams learns those from labelled public text (``scripts/train_sentiment.py``, scikit-learn),
+and at run time is a dictionary lookup and one matrix product per batch (numpy), no network.
 
-The weights (``data/sentiment_model.json``) are made by ``scripts/train_sentiment.py`` and committed; this
-module only reads them from the package. Nothing here reads evaluation data.
+The weights (``data/sentiment_model.json``) are committed; this module only reads them from the package.
+Nothing here reads training or evaluation data.
 """
 from __future__ import annotations
 
@@ -17,7 +17,19 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from empathy.scoring.lexicon import NEGATORS, SPEAKER_WORDS, LexiconScorer, _base_forms, _norm
+import numpy as np
+
+from empathy.scoring.rules import (
+    EMOJI,
+    NEGATION,
+    NEGATORS,
+    PHRASE,
+    SPEAKER_WORDS,
+    SUPPORT,
+    Evidence,
+    decode_escapes,
+    normalise_negator,
+)
 
 CLASSES = ("negative", "neutral", "positive")
 WEIGHTS_FILE = "sentiment_model.json"
@@ -26,22 +38,23 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _USER = re.compile(r"@\w+")
 _WORDISH = re.compile(r"[#@]?[^\W_][\w'\-]*|<url>|[.,;:!?]+|[^\s\w]")
 _ELONGATED = re.compile(r"(.)\1{2,}")
-_LITERAL_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _CLAUSE_END = frozenset(".,;:!?")
+_STRIP = ".,;:!?\"'()"
+
+CLEAR_EVIDENCE = 1.0   # total |valence| of the rules' units below which a text says nothing clear
 
 DENSE = (
-    "score", "label_neg", "label_pos", "pos_mass", "neg_mass", "n_pos", "n_neg", "max_pos", "min_neg",
-    "phrase_sum", "domain_sum", "emo_sum", "exclaim", "question", "ends_question", "caps_ratio",
-    "speaker", "log_words", "negators", "users", "url", "hashtags",
+    "score", "pos_mass", "neg_mass", "n_pos", "n_neg", "max_pos", "min_neg",
+    "phrase_sum", "support_sum", "emoji_sum", "negation_sum",
+    "exclaim", "question", "ends_question", "caps_ratio", "speaker", "log_words", "negators",
+    "users", "url", "hashtags",
 )
 
 
 def bag(text: str) -> list[str]:
     """Lower-cased unigrams and bigrams; users, links and numbers normalised; words after a negator
     (to the end of the clause) marked ``not_``, so "not good" and "good" are different features."""
-    if "\\u" in text:
-        text = _LITERAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    text = _USER.sub(" @user ", _URL.sub(" <url> ", text.replace("\u2019", "'"))).lower()
+    text = _USER.sub(" @user ", _URL.sub(" <url> ", decode_escapes(text).replace("\u2019", "'"))).lower()
     out: list[str] = []
     prev = "<s>"
     negated = False
@@ -58,42 +71,41 @@ def bag(text: str) -> list[str]:
         out.append(feat)
         out.append(prev + " " + feat)
         prev = feat
-        if _norm(tok) in NEGATORS:
+        if normalise_negator(tok) in NEGATORS:
             negated = True
     return out
 
 
-def dense(text: str, scorer: LexiconScorer) -> tuple[list[float], float, float]:
-    """The lexicon's evidence as numbers (order: ``DENSE``), plus its score and its support-domain mass."""
-    trace: list[tuple[str, float]] = []
-    s = max(-1.0, min(1.0, scorer.score_one(text, trace)))
-    pos = [v for _, v in trace if v > 0]
-    neg = [v for _, v in trace if v < 0]
-    phrase = sum(v for k, v in trace if " " in k)
-    domain = sum(v for k, v in trace if " " not in k and _is_domain(k, scorer))
-    emo = sum(v for k, v in trace if k and not k[0].isalnum())
+def dense_row(text: str, ev: Evidence) -> list[float]:
+    """The rules' evidence and a few surface cues of one text as numbers, in the order of ``DENSE``."""
+    pos = [u.valence for u in ev.units if u.valence > 0]
+    neg = [u.valence for u in ev.units if u.valence < 0]
+    by_kind = dict.fromkeys((PHRASE, SUPPORT, EMOJI, NEGATION), 0.0)
+    for u in ev.units:
+        if u.kind in by_kind:
+            by_kind[u.kind] += u.valence
     words = text.split()
     n = len(words)
-    low = {w.strip(".,;:!?\"'()").lower() for w in words}
+    low = {w.strip(_STRIP).lower() for w in words}
     caps = sum(1 for w in words if len(w) > 1 and w.isalpha() and w.isupper())
-    lab = scorer.label(s)
-    feats = [
-        s, float(lab == "negative"), float(lab == "positive"),
-        sum(pos), -sum(neg), float(len(pos)), float(len(neg)), max(pos, default=0.0), min(neg, default=0.0),
-        phrase, domain, emo,
+    return [
+        ev.score, sum(pos), -sum(neg), float(len(pos)), float(len(neg)), max(pos, default=0.0),
+        min(neg, default=0.0),
+        by_kind[PHRASE], by_kind[SUPPORT], by_kind[EMOJI], by_kind[NEGATION],
         float(min(text.count("!"), 4)), float(min(text.count("?"), 4)), float(text.rstrip().endswith("?")),
-        caps / n if n else 0.0, float(not SPEAKER_WORDS.isdisjoint(low)), math.log1p(n),
-        float(sum(1 for w in low if _norm(w) in NEGATORS)), float(min(text.count("@"), 4)),
-        float(bool(_URL.search(text))), float(min(text.count("#"), 4)),
+        caps / n if n else 0.0, float(ev.speaker or not SPEAKER_WORDS.isdisjoint(low)), math.log1p(n),
+        float(sum(1 for w in low if normalise_negator(w) in NEGATORS)),
+        float(min(text.count("@"), 4)), float(bool(_URL.search(text))), float(min(text.count("#"), 4)),
     ]
-    return feats, s, phrase + domain
 
 
-def _is_domain(key: str, scorer: LexiconScorer) -> bool:
-    d = scorer._domain
-    if key in d:
-        return True
-    return len(key) > 4 and any(b in d for b in _base_forms(key))
+def no_clear_evidence(ev: Evidence) -> bool:
+    """The rules read nothing clear: no unit, or only weak ones ("please", "support", "number")."""
+    return sum(abs(u.valence) for u in ev.units) < CLEAR_EVIDENCE
+
+
+def dense_matrix(texts: list[str], evidence: list[Evidence]) -> np.ndarray:
+    return np.array([dense_row(t, e) for t, e in zip(texts, evidence)], dtype=np.float64).reshape(-1, len(DENSE))
 
 
 @lru_cache(maxsize=1)
@@ -107,43 +119,38 @@ def load_weights() -> dict:
 
 
 class SentimentModel:
-    """Class probabilities for a text from the lexicon's evidence and its words (see the module doc)."""
+    """Class probabilities for a batch of texts from the rules' evidence and their words."""
 
-    def __init__(self, weights: dict | None = None, scorer: LexiconScorer | None = None):
+    def __init__(self, weights: dict | None = None):
         w = weights or load_weights()
-        self.scorer = scorer or LexiconScorer()
-        self.mean = w["dense_mean"]
-        self.scale = w["dense_scale"]
-        self.dense_w = w["dense_weights"]            # one row of 3 per dense feature
-        self.bias = [b + o for b, o in zip(w["bias"], w.get("class_offset", [0.0, 0.0, 0.0]))]
-        self.tokens = w["tokens"]                    # token -> [neg, neu, pos]
+        self.mean = np.array(w["dense_mean"])
+        self.scale = np.array(w["dense_scale"])
+        self.dense_w = np.array(w["dense_weights"]).reshape(len(DENSE), len(CLASSES))
+        self.bias = np.array(w["bias"]) + np.array(w["class_offset"])
+        self.no_evidence_offset = float(w["no_evidence_offset"])   # on the neutral logit: no_clear_evidence
+        self.mixed_margin = float(w["mixed_margin"])   # |P(pos) - P(neg)| below which a polar text is mixed
+        tokens = w["tokens"]                                     # token -> [neg, neu, pos]
+        self.token_index = {t: k for k, t in enumerate(tokens)}
+        self.token_w = np.array(list(tokens.values()), dtype=np.float64).reshape(-1, len(CLASSES))
 
-    def logits(self, text: str) -> tuple[list[float], float, float]:
-        """Biased logits, the lexicon's score and its support-domain mass (for the blend)."""
-        feats, s, domain = dense(text, self.scorer)
-        z = list(self.bias)
-        for x, m, sc, row in zip(feats, self.mean, self.scale, self.dense_w):
-            v = (x - m) / sc
-            if v:
-                z[0] += v * row[0]
-                z[1] += v * row[1]
-                z[2] += v * row[2]
-        tw = self.tokens
-        for tok in set(bag(text)):
-            row = tw.get(tok)
-            if row is not None:
-                z[0] += row[0]
-                z[1] += row[1]
-                z[2] += row[2]
-        return z, s, domain
+    def logits(self, texts: list[str], evidence: list[Evidence]) -> np.ndarray:
+        """(n, 3) logits: one matrix product for the dense part, one scatter-add for the words."""
+        z = ((dense_matrix(texts, evidence) - self.mean) / self.scale) @ self.dense_w + self.bias
+        rows, cols = [], []
+        index = self.token_index
+        for r, text in enumerate(texts):
+            ids = {index[t] for t in bag(text) if t in index}
+            rows.extend([r] * len(ids))
+            cols.extend(ids)
+        if cols:
+            np.add.at(z, np.array(rows), self.token_w[np.array(cols)])
+        z[:, 1] += self.no_evidence_offset * np.array([no_clear_evidence(e) for e in evidence], dtype=np.float64)
+        return z
 
-    def proba(self, text: str) -> list[float]:
-        z, _, _ = self.logits(text)
-        return softmax(z)
+    def proba(self, texts: list[str], evidence: list[Evidence]) -> np.ndarray:
+        return softmax(self.logits(texts, evidence))
 
 
-def softmax(z: list[float]) -> list[float]:
-    m = max(z)
-    e = [math.exp(v - m) for v in z]
-    t = sum(e)
-    return [v / t for v in e]
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
