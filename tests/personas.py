@@ -249,7 +249,8 @@ ANGRY_CHASERS = ("Still no reply and it is still broken. This is unacceptable.",
 def invoice_chaser(j: Journey):
     """A lost user with a chased invoice question: searches for invoices again and again with no result
     used (a search loop), asks support where the invoice is and chases it with more questions. Lost, not
-    leaving (the texts ask; they are not complaints): confused."""
+    leaving (the texts ask; they are not complaints): confused, or frustrated when its words read negative
+    ("I can't find it"), never at_risk; held and alerted only when frustrated."""
     r = j.rng
     j.power_use(r.randint(2, 5))
     t = r.uniform(20, 70)
@@ -312,7 +313,7 @@ PERSONAS = {
     "angry_stale": (angry_stale, ("at_risk",), True, True),
     "angry_fresh": (angry_fresh, ("frustrated",), True, True),
     "billing_lost_calm": (billing_lost_calm, ("confused",), False, False),
-    "invoice_chaser": (invoice_chaser, ("confused",), False, False),
+    "invoice_chaser": (invoice_chaser, ("confused", "frustrated"), None, None),   # like User A: lost, never leaving
     "angry_chased": (angry_chased, ("at_risk",), True, True),
     "search_cancel": (search_cancel, ("at_risk",), True, True),
     "happy_cancel_page": (happy_cancel_page, ("at_risk",), True, True),

@@ -76,7 +76,3 @@ class TextScorer(Protocol):
 
 
 UserContext.model_rebuild()
-
-# The symmetric neutral band on `TextScore.score`: a text is negative at score <= -NEUTRAL_BAND and
-# positive at >= NEUTRAL_BAND. The state rules read texts with this same band.
-NEUTRAL_BAND = 0.3

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 KNOWN_INTENTS = ("security_review", "billing", "cancellation")
 DELIGHTED_TEXT = 0.5          # a latest text at or above this is clearly positive
-LOOKING_MAX_NEGATIVITY = -0.5  # a text that asks for something counts as looking unless it scores at or below this
 PRIOR_WEIGHT = 0.5            # neutral prior in the trend: one faint signal does not make a user +-1
 MAX_REASONS = 20
 
@@ -47,7 +46,7 @@ def rule_params(settings: Settings, as_of) -> dict:
     """What the rules SQL takes, from settings and the constants above."""
     return {"as_of": signals.as_utc(as_of), "ticket_stale_s": float(settings.ticket_stale_h) * 3600.0,
             "half_life_h": float(settings.half_life_h), "neutral_band": float(NEUTRAL_BAND),
-            "looking_max_negativity": LOOKING_MAX_NEGATIVITY, "delighted_text": DELIGHTED_TEXT,
+            "delighted_text": DELIGHTED_TEXT,
             "text_weight": TEXT_WEIGHT, "prior_weight": PRIOR_WEIGHT}
 
 

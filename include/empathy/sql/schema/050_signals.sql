@@ -27,8 +27,13 @@ CREATE TABLE IF NOT EXISTS signal_catalog (
     words         VARCHAR NOT NULL      -- how it reads (a template over detail's fields)
 );
 
--- A customer text that asks for something ("where is...?", "can't find", "how do I") is a sign of
--- looking, not of leaving, unless it is a strong complaint (the state rules decide with its score).
+-- A customer text that asks for something ("where is...?", "can't find", "how do I") is a sign of looking,
+-- not of leaving, unless it also complains in so many words (what it says, not how negative a scorer
+-- reads it: "I can't find the invoice" scores as negative as an angry complaint does).
 CREATE OR REPLACE MACRO asks_for_help(t) AS
     regexp_matches(lower(coalesce(t, '')),
         '\?|\b(where (is|are|do|can|did|does)|how (do|can|to|does|should)|can''?t find|cannot find|could ?n''?o?t find|unable to find|looking for|is there a way|what happened to|need help|help me find)\b');
+
+CREATE OR REPLACE MACRO complains(t) AS
+    regexp_matches(lower(coalesce(t, '')),
+        '\b(ridiculous|unacceptable|terrible|awful|worst|horrible|useless|furious|angry|disgusting|pathetic|scam|fraud|incompetent|refund|never again|fed up|sick of|waste of|broken|not working|does ?n.?t work|nothing works|keeps? (failing|crashing|breaking)|still (broken|failing|not working|down)|stupid|hate|infuriat\w*|outrage\w*|disappoint\w*|joke|nobody (answers|answered|replied|helps)|no one (answers|answered|replied|helps))\b|!!');

@@ -6,16 +6,16 @@
 -- reads: user_evidence, _judged (user_id, sentiment, confidence, intents, friction, scorer, context_hash,
 --        fallback, text_scores)
 -- writes: _ev, _texts, _facts, _decided (temp)
--- takes: $as_of, $ticket_stale_s, $half_life_h, $neutral_band, $looking_max_negativity, $delighted_text,
+-- takes: $as_of, $ticket_stale_s, $half_life_h, $neutral_band, $delighted_text,
 --        $text_weight, $prior_weight
 CREATE OR REPLACE TEMP TABLE _ev AS
 SELECT e.* FROM user_evidence e SEMI JOIN _judged j USING (user_id) WHERE e.as_of = $as_of;
 
 -- The customer's texts with their scores (idx 0 = latest). Negative and positive exactly where the
--- scorer's labels are; a text that asks for something and is not a strong complaint is a sign of looking.
+-- scorer's labels are; a text that asks for something and does not complain is a sign of looking.
 CREATE OR REPLACE TEMP TABLE _texts AS
 SELECT *, score <= -$neutral_band AS neg, score >= $neutral_band AS pos,
-       asks AND score > $looking_max_negativity AS looking
+       asks AND NOT complains(text) AS looking
 FROM (
     SELECT t.user_id, t.key AS message_id, t.last_at AS seen_at, (t.detail->>'idx')::INTEGER AS idx,
            t.detail->>'kind' AS kind, t.detail->>'ticket_id' AS ticket_id, t.detail->>'text' AS text,
