@@ -10,6 +10,7 @@ bytes that are not are shown as ``\\xNN``, and the file is still read.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import stat
@@ -97,7 +98,15 @@ def scan(landing: Path) -> list[Entry]:
         _walk(fd, (), out, 0)
     finally:
         os.close(fd)
-    return sorted(out, key=lambda e: e.name)
+    entries, seen = [], set()
+    for entry in sorted(out, key=lambda e: e.name):
+        if entry.name in seen:  # two names that read the same once non-UTF-8 bytes are written as \xNN
+            entry = dataclasses.replace(entry, refusal=(
+                "name_collision", "has the same name as another landed file once its bytes that are not UTF-8 "
+                "are written as \\xNN, so it is not read", "Rename it (UTF-8 names are best)"))
+        seen.add(entry.name)
+        entries.append(entry)
+    return entries
 
 
 def _walk(dir_fd: int, prefix: tuple[str, ...], out: list[Entry], depth: int) -> None:

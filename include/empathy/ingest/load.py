@@ -165,11 +165,6 @@ def _record_notices(con, notices: list[Notice], run_id: str | None) -> None:
     store.run(con, "ingest/record_notices.sql", relations={"notice_rows": rows}).fetchall()
 
 
-def _run_files(entries: list[landing.Entry]) -> pa.Table:
-    return pa.table({"file_no": pa.array(range(len(entries)), pa.int32()),
-                     "source_file": pa.array([e.name for e in entries], pa.string())})
-
-
 def _load(con, settings: Settings, entries: list[landing.Entry], run_id: str | None,
           report: IngestReport, notices: list[Notice]) -> None:
     """Steps 2-4 for these files, inside the caller's transaction."""
@@ -182,7 +177,7 @@ def _load(con, settings: Settings, entries: list[landing.Entry], run_id: str | N
     store.run(con, "ingest/validate.sql").fetchall()
     stream = LandingStream(settings.landing, entries, settings)
     store.run(con, "ingest/load_events.sql", params,
-              relations={"landed_lines": stream.reader(), "run_files": _run_files(entries)}).fetchall()
+              relations={"landed_lines": stream.reader()}).fetchall()
     good: list[tuple[landing.Entry, FileScan]] = []
     for entry, scan in zip(entries, stream.scans):
         if _settled(con, entry, scan, now, report, notices):
@@ -194,7 +189,7 @@ def _load(con, settings: Settings, entries: list[landing.Entry], run_id: str | N
     if recheck:
         again = LandingStream(settings.landing, [entry for entry, _ in recheck], settings)
         store.run(con, "ingest/quarantine_lines.sql", {**params, "run_id": run_id}, relations={
-            "landed_lines": again.reader(), "run_files": _run_files(again.entries)}).fetchall()
+            "landed_lines": again.reader()}).fetchall()
         quarantined = dict(store.run(con, "ingest/quarantined_counts.sql", {"ingested_at": now}).fetchall())
         for (entry, first), second in zip(recheck, again.scans):
             if (second.sha256, second.lines) != (first.sha256, first.lines):  # changed between the two reads
@@ -213,11 +208,6 @@ def _load(con, settings: Settings, entries: list[landing.Entry], run_id: str | N
         report.files.append(f)
         log.info("%s: %d lines, %d loaded, %d duplicates, %d quarantined", f.file_name, f.lines, f.loaded,
                  f.duplicates, f.quarantined)
-        if scan.damaged:
-            notices.append(entry.notice(
-                "damaged_gzip", f"is damaged: its gzip data is unreadable from some point on ({scan.damaged}); "
-                f"the {f.lines - 1:,} lines before it were read, the rest counts as one quarantined line",
-                "Export the file again and land it under a new name", scan.sha256))
         rows.append({"file_name": entry.name, "sha256": scan.sha256, "size_bytes": entry.size_bytes,
                      "lines": f.lines, "loaded": f.loaded, "duplicates": f.duplicates, "quarantined": f.quarantined,
                      "ingested_at": now, "run_id": run_id, "mtime_ns": entry.mtime_ns,

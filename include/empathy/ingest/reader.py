@@ -1,7 +1,8 @@
 """Landed files as one stream of lines for DuckDB, in memory bounded by settings, never by the file.
 
 A file is read ``ingest_chunk_bytes`` at a time (a ``.gz`` is decompressed incrementally, with a bound
-on its expanded size and on its expansion ratio); each chunk's lines become one Arrow record batch
+on its expanded size and on its expansion ratio, and refused whole if its data is damaged: deflate notices
+damage late, so nothing of a damaged file is trusted); each chunk's lines become one Arrow record batch
 without copying (file_no, line_no, raw), which DuckDB parses and validates in SQL. Python looks only
 at what SQL cannot see: the true line number, blank lines (skipped, never counted), a UTF-8 BOM, bytes
 that are not UTF-8, and lines over ``ingest_max_line_bytes`` (a longer one is skipped through in
@@ -29,10 +30,10 @@ from empathy.config import Settings
 from empathy.ingest.landing import Entry, NotRegular, open_entry
 
 SCHEMA = pa.schema([
-    ("file_no", pa.int32()),        # the file's place in the run
+    ("source_file", pa.dictionary(pa.int32(), pa.string())),   # the file's name (one value per batch)
     ("line_no", pa.int64()),        # 1-based, counting blank lines
     ("raw", pa.large_string()),     # the line (with its newline); a prefix when pre_reason says it is too long
-    ("pre_reason", pa.string()),    # why Python already rejected it (too long, not UTF-8, unreadable gzip)
+    ("pre_reason", pa.string()),    # why Python already rejected it (too long, not UTF-8)
     ("pre_bytes", pa.int64()),      # the whole line's length when raw is not the whole line
     ("pre_sha256", pa.string()),    # ... and its SHA-256
 ])
@@ -49,10 +50,6 @@ class Refused(Exception):
     """The file is not read as a whole: args are (kind, error, action)."""
 
 
-class _Damaged(Exception):
-    """The rest of a gzip file cannot be read (corrupt or truncated); what came before stands."""
-
-
 @dataclass
 class FileScan:
     """What reading one file found."""
@@ -63,7 +60,6 @@ class FileScan:
     refusal: tuple[str, str, str] | None = None
     changed: bool = False           # moved while being read (still being written, or swapped)
     vanished: bool = False
-    damaged: str | None = None      # gzip data unreadable from some point on (one quarantined line)
 
 
 def size_label(n: int) -> str:
@@ -121,10 +117,10 @@ class _LongLine:
         self.blank = self.blank and (not piece or piece.isspace())
 
 
-def _batch(no: int, line_nos, raw, reasons=None, nbytes=None, shas=None) -> pa.RecordBatch:
+def _batch(name: pa.Array, line_nos, raw, reasons=None, nbytes=None, shas=None) -> pa.RecordBatch:
     n = len(raw)
     return pa.record_batch([
-        pa.array(np.full(n, no, np.int32)), pa.array(line_nos, pa.int64()), raw,
+        pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), name), pa.array(line_nos, pa.int64()), raw,
         reasons if reasons is not None else pa.nulls(n, pa.string()),
         nbytes if nbytes is not None else pa.nulls(n, pa.int64()),
         shas if shas is not None else pa.nulls(n, pa.string()),
@@ -134,8 +130,8 @@ def _batch(no: int, line_nos, raw, reasons=None, nbytes=None, shas=None) -> pa.R
 class _Lines:
     """Splits one file's content, chunk by chunk, into record batches of lines."""
 
-    def __init__(self, no: int, settings: Settings, scan: FileScan):
-        self.no, self.scan = no, scan
+    def __init__(self, name: str, settings: Settings, scan: FileScan):
+        self.name, self.scan = pa.array([name], pa.string()), scan
         self.limit, self.keep = settings.ingest_max_line_bytes, settings.quarantine_raw_bytes
         self.too_long = f"event over {size_label(self.limit)}"
         self.carry = b""                    # the start of an unfinished line (at most `limit` bytes)
@@ -178,24 +174,13 @@ class _Lines:
             data, self.carry = self.carry, b""
             yield self._lines(data, np.frombuffer(data, np.uint8), 0, np.array([len(data)], np.int64), len(data))
 
-    def damaged(self, message: str) -> pa.RecordBatch:
-        """One quarantined line standing for the unreadable rest of the file (with what was read of it)."""
-        pending = self.long.prefix if self.long is not None else self.carry[: self.keep]
-        self.long, self.carry = None, b""
-        self.line_no += 1
-        self.scan.lines += 1
-        self.scan.damaged = message
-        return _batch(self.no, [self.line_no], pa.array([pending.decode("utf-8", "replace")], pa.large_string()),
-                      pa.array([f"not a readable gzip file ({message})"], pa.string()),
-                      pa.array([len(pending)], pa.int64()), pa.array([hashlib.sha256(pending).hexdigest()]))
-
     def _long_done(self) -> Iterator[pa.RecordBatch]:
         long, self.long = self.long, None
         self.line_no += 1
         if long.blank:
             return
         self.scan.lines += 1
-        yield _batch(self.no, [self.line_no], pa.array([long.prefix.decode("utf-8", "replace")], pa.large_string()),
+        yield _batch(self.name, [self.line_no], pa.array([long.prefix.decode("utf-8", "replace")], pa.large_string()),
                      pa.array([f"{self.too_long} ({long.length} bytes)"], pa.string()),
                      pa.array([long.length], pa.int64()), pa.array([long.hasher.hexdigest()]))
 
@@ -227,7 +212,7 @@ class _Lines:
             if over.any():
                 reasons = pa.array([f"{self.too_long} ({length} bytes)" if o else None
                                     for o, length in zip(over.tolist(), lengths.tolist())], pa.string())
-            batch = _batch(self.no, line_nos, raw, reasons)
+            batch = _batch(self.name, line_nos, raw, reasons)
         if blank.any():
             batch = batch.filter(pa.array(~blank))
         self.scan.lines += n - int(blank.sum())
@@ -248,7 +233,7 @@ class _Lines:
                 reasons.append(f"{self.too_long} ({e - s} bytes)" if too_long else f"not UTF-8 (byte {exc.start + 1})")
                 nbytes.append(e - s)
                 shas.append(hashlib.sha256(line).hexdigest())
-        return _batch(self.no, line_nos, pa.array(texts, pa.large_string()), pa.array(reasons, pa.string()),
+        return _batch(self.name, line_nos, pa.array(texts, pa.large_string()), pa.array(reasons, pa.string()),
                       pa.array(nbytes, pa.int64()), pa.array(shas, pa.string()))
 
 
@@ -267,9 +252,14 @@ def _too_large(settings: Settings) -> tuple[str, str, str]:
             "Split it into smaller files, or raise EMPATHY_INGEST_MAX_FILE_BYTES")
 
 
+def _damaged(scan: FileScan, what: str) -> Refused:
+    return Refused("damaged_gzip", f"is a damaged gzip file ({what} after {scan.content_bytes:,} bytes of content), "
+                   "so nothing of it is loaded", "Export the file again and land it under a new name")
+
+
 def _gunzip(f, settings: Settings, hasher, scan: FileScan) -> Iterator[bytes]:
     """Decompressed content, at most ``ingest_chunk_bytes`` at a time, members one after another; refuses
-    (whole) past the size or ratio bound, raises _Damaged where the data stops being readable."""
+    the file (whole) past the size or ratio bound, or where its data is damaged or ends early."""
     d = zlib.decompressobj(wbits=31)
     buf, fed, at_end, first = b"", False, False, True
     while True:
@@ -285,9 +275,9 @@ def _gunzip(f, settings: Settings, hasher, scan: FileScan) -> Iterator[bytes]:
         try:
             out = d.decompress(buf, settings.ingest_chunk_bytes)
         except zlib.error as exc:
-            raise _Damaged(f"corrupt after {scan.content_bytes:,} bytes of content: {exc}") from None
+            raise _damaged(scan, str(exc).replace("Error -3 while decompressing data: ", "")) from None
         fed = fed or bool(buf)
-        if d.eof:  # one gzip member ended; another may follow (cat a.gz b.gz)
+        if d.eof:  # one gzip member ended (its CRC checked); another may follow (cat a.gz b.gz)
             buf = d.unused_data
             if not buf.strip(b"\x00"):
                 buf = b""
@@ -306,22 +296,18 @@ def _gunzip(f, settings: Settings, hasher, scan: FileScan) -> Iterator[bytes]:
         elif at_end and not buf:
             break
     if fed:
-        raise _Damaged(f"the file ends inside the gzip data after {scan.content_bytes:,} bytes of content (truncated)")
+        raise _damaged(scan, "it ends inside the gzip data: truncated")
 
 
-def _head(chunks: Iterator[bytes], size: int) -> tuple[bytes, bool, _Damaged | None]:
-    """The first `size` bytes or more (whole chunks), whether that is everything, and the damage that
-    ended it early, if any."""
+def _head(chunks: Iterator[bytes], size: int) -> tuple[bytes, bool]:
+    """The first `size` bytes or more (whole chunks) and whether that is everything."""
     parts, got = [], 0
-    try:
-        for chunk in chunks:
-            parts.append(chunk)
-            got += len(chunk)
-            if got >= size:
-                return b"".join(parts), False, None
-    except _Damaged as exc:
-        return b"".join(parts), True, exc
-    return b"".join(parts), True, None
+    for chunk in chunks:
+        parts.append(chunk)
+        got += len(chunk)
+        if got >= size:
+            return b"".join(parts), False
+    return b"".join(parts), True
 
 
 class LandingStream:
@@ -335,9 +321,9 @@ class LandingStream:
         return pa.RecordBatchReader.from_batches(SCHEMA, self._batches())
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        for no, (entry, scan) in enumerate(zip(self.entries, self.scans)):
+        for entry, scan in zip(self.entries, self.scans):
             try:
-                yield from self._file(no, entry, scan)
+                yield from self._file(entry, scan)
             except Refused as refused:
                 scan.refusal = refused.args
             except NotRegular:
@@ -348,7 +334,7 @@ class LandingStream:
                 scan.refusal = ("unreadable", f"could not be read ({exc.strerror or exc})",
                                 f"Make it readable by the user Airflow runs as. {_RETRY}")
 
-    def _file(self, no: int, entry: Entry, scan: FileScan) -> Iterator[pa.RecordBatch]:
+    def _file(self, entry: Entry, scan: FileScan) -> Iterator[pa.RecordBatch]:
         with open_entry(self.landing, entry) as (f, before):
             if (before.st_size, before.st_mtime_ns) != (entry.size_bytes, entry.mtime_ns):
                 scan.changed = True
@@ -357,24 +343,16 @@ class LandingStream:
                 raise Refused(*_too_large(self.settings))
             hasher = hashlib.sha256()
             chunks = (_gunzip if entry.gzip else _plain)(f, self.settings, hasher, scan)
-            lines = _Lines(no, self.settings, scan)
-            head, whole, damage = _head(chunks, SNIFF_BYTES)
+            lines = _Lines(entry.name, self.settings, scan)
+            head, whole = _head(chunks, SNIFF_BYTES)
             refusal = sniff(head, whole)
             if refusal:
                 raise Refused(*refusal)
             if head:
                 yield from lines.feed(head)
-            try:
-                if damage is not None:
-                    raise damage
-                for chunk in chunks:
-                    yield from lines.feed(chunk)
-                yield from lines.finish()
-            except _Damaged as exc:
-                yield lines.damaged(str(exc))
-                while rest := f.read(GZIP_READ):  # the hash covers the whole file
-                    hasher.update(rest)
-                    scan.file_bytes += len(rest)
+            for chunk in chunks:
+                yield from lines.feed(chunk)
+            yield from lines.finish()
             after = os.fstat(f.fileno())
             if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) \
                     or scan.file_bytes != after.st_size:

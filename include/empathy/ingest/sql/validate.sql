@@ -5,9 +5,14 @@
 -- reads: the relation named by its first argument
 -- writes: temp macro validated_lines
 -- takes:
+
+-- An identifier as sent; empty or only whitespace is missing (the whitespace test runs only when needed).
+CREATE OR REPLACE TEMP MACRO blank_is_null(x) AS
+    CASE WHEN x = '' THEN NULL WHEN ascii(x) > 32 OR trim(x) <> '' THEN x END;
+
 CREATE OR REPLACE TEMP MACRO validated_lines(lines, ts_min, ts_max, raw_limit) AS TABLE
 WITH parsed AS (
-    SELECT file_no, line_no, raw, pre_reason, pre_bytes, pre_sha256,
+    SELECT source_file, line_no, raw, pre_reason, pre_bytes, pre_sha256,
            CASE WHEN pre_reason IS NULL THEN try(from_json(raw, '{
                "messageId": "VARCHAR", "userId": "VARCHAR", "anonymousId": "VARCHAR", "type": "VARCHAR",
                "event": "VARCHAR", "name": "VARCHAR", "timestamp": "VARCHAR", "originalTimestamp": "VARCHAR",
@@ -15,18 +20,17 @@ WITH parsed AS (
                "properties": "JSON", "traits": "JSON", "context": "JSON"}')) END AS v
     FROM query_table(lines)
 ), fields AS (
-    SELECT file_no, line_no, raw, pre_reason, pre_bytes, pre_sha256, v IS NULL AS unparsed,
-           nullif(trim(v.messageId), '') AS message_id,
-           nullif(trim(v.userId), '') AS user_id,
-           nullif(trim(v.anonymousId), '') AS anonymous_id,
+    SELECT source_file, line_no, raw, pre_reason, pre_bytes, pre_sha256, v IS NULL AS unparsed,
+           blank_is_null(v.messageId) AS message_id,
+           blank_is_null(v.userId) AS user_id,
+           blank_is_null(v.anonymousId) AS anonymous_id,
            v.type AS type,
-           nullif(trim(v.event), '') AS event,
+           blank_is_null(v.event) AS event,
            v.name AS name,
            coalesce(v.timestamp, v.originalTimestamp, v.sentAt, v.receivedAt) AS ts_text,
-           coalesce(v.groupId, CASE WHEN v.type <> 'group' THEN v.context->>'$.groupId' END) AS group_id,
-           CASE WHEN v.properties <> 'null' THEN v.properties END AS properties,
-           CASE WHEN v.traits <> 'null' THEN v.traits END AS traits,
-           CASE WHEN v.context <> 'null' THEN v.context END AS context
+           coalesce(v.groupId, CASE WHEN v.type <> 'group' AND contains(v.context, '"groupId"')
+                                    THEN v.context->>'$.groupId' END) AS group_id,
+           v.properties, v.traits, v.context  -- a JSON null is already NULL here
     FROM parsed
 ), judged AS (
     SELECT *,
@@ -34,7 +38,7 @@ WITH parsed AS (
             WHEN pre_reason IS NOT NULL THEN pre_reason
             WHEN unparsed AND json_valid(raw) THEN 'not a JSON object (got null)'
             WHEN unparsed THEN 'not JSON'
-            WHEN left(ltrim(raw), 1) <> '{' THEN 'not a JSON object (got ' || lower(json_type(raw)) || ')'
+            WHEN ascii(raw) <> 123 AND ascii(ltrim(raw)) <> 123 THEN 'not a JSON object (got ' || lower(json_type(raw)) || ')'
             WHEN message_id IS NULL THEN 'missing messageId'
             WHEN user_id IS NULL AND anonymous_id IS NULL THEN 'missing userId and anonymousId'
             WHEN type IS NULL THEN 'missing type'
@@ -46,20 +50,19 @@ WITH parsed AS (
             WHEN NOT isfinite(ts) OR ts < ts_min OR ts > ts_max
                 THEN 'timestamp out of range (' || left(ts_text, 40) || '; accepted: '
                      || strftime(ts_min, '%Y-%m-%d %H:%M') || ' to ' || strftime(ts_max, '%Y-%m-%d %H:%M') || ' UTC)'
-            WHEN properties IS NOT NULL AND left(properties, 1) <> '{' THEN 'properties is not an object'
-            WHEN traits IS NOT NULL AND left(traits, 1) <> '{' THEN 'traits is not an object'
-            WHEN context IS NOT NULL AND left(context, 1) <> '{' THEN 'context is not an object'
+            WHEN ascii(properties) <> 123 THEN 'properties is not an object'
+            WHEN ascii(traits) <> 123 THEN 'traits is not an object'
+            WHEN ascii(context) <> 123 THEN 'context is not an object'
         END AS reason
     FROM (SELECT *, TRY_CAST(ts_text AS TIMESTAMPTZ) AS ts FROM fields)
 )
-SELECT file_no, line_no, message_id, user_id, anonymous_id, type, event, name, group_id, ts,
+SELECT source_file, line_no, message_id, user_id, anonymous_id, type, event, name, group_id, ts,
        properties, traits, context, reason,
        -- for a rejected line: a bounded prefix of it (bytes; a cut never splits a character), its length, its hash
-       CASE WHEN reason IS NOT NULL THEN
-           CASE WHEN strlen(kept) <= raw_limit THEN kept
-                WHEN strlen(left(kept, raw_limit)) <= raw_limit THEN left(kept, raw_limit)
-                ELSE left(kept, raw_limit // 4) END
-       END AS raw,
+       CASE WHEN reason IS NULL THEN NULL
+            WHEN strlen(rtrim(raw, chr(13) || chr(10))) <= raw_limit THEN rtrim(raw, chr(13) || chr(10))
+            WHEN strlen(left(raw, raw_limit)) <= raw_limit THEN left(raw, raw_limit)
+            ELSE left(raw, raw_limit // 4) END AS raw,
        CASE WHEN reason IS NOT NULL THEN coalesce(pre_bytes, strlen(rtrim(raw, chr(10)))) END AS raw_bytes,
        CASE WHEN reason IS NOT NULL THEN coalesce(pre_sha256, sha256(rtrim(raw, chr(10)))) END AS raw_sha256
-FROM (SELECT *, rtrim(raw, chr(13) || chr(10)) AS kept FROM judged);
+FROM judged;
