@@ -98,7 +98,8 @@ def sniff(head: bytes, whole: bool) -> tuple[str, str, str] | None:
     if b"\x00" in body[:SNIFF_BYTES] or body.startswith((b"PK\x03\x04", b"PAR1", b"\x1f\x8b", b"SQLite format")):
         return ("binary", "is binary data (an archive, Parquet or another format), not JSON Lines text",
                 "Export the events as JSON Lines (one JSON object per line) and land that")
-    return ("not_json_lines", f"does not look like JSON Lines: none of its first {len(lines)} lines is a JSON object",
+    first_lines = "its first line is not" if len(lines) == 1 else f"none of its first {len(lines)} lines is"
+    return ("not_json_lines", f"does not look like JSON Lines: {first_lines} a JSON object",
             "Export one Segment event per line, each a JSON object (double-quoted keys), and land that")
 
 
