@@ -95,3 +95,16 @@ def test_the_run_report_carries_the_notices_for_the_summary(con, settings):
     assert {n["file_name"] for n in report["notices"]} == {"export.csv", "bundle.zip"}
     assert all(n["action"] for n in report["notices"])
     assert any("archive" in text or "zip" in text for text in report["errors"])
+
+
+def test_the_problems_say_which_file_was_bad(con, settings):
+    """For the summary and the page: each file needing a person, with what is wrong and what to do."""
+    write(settings, "export.csv", "a,b\n")
+    write(settings, "mixed.jsonl", json.dumps(EVENT) + "\nnot json\nnot json either\n" + json.dumps(dict(EVENT, type="x")) + "\n")
+    ingest.ingest_landing(con, settings)
+    problems = {p["file_name"]: p for p in ingest.landing_problems(con)}
+    assert set(problems) == {"export.csv", "mixed.jsonl"}
+    assert problems["export.csv"]["kind"] == "unsupported_name" and problems["export.csv"]["action"]
+    mixed = problems["mixed.jsonl"]
+    assert (mixed["kind"], mixed["quarantined"]) == ("quarantined_lines", 3)
+    assert "3 of its 4 lines" in mixed["error"] and "not JSON" in mixed["error"]

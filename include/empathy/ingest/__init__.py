@@ -12,7 +12,7 @@ to do (``ingest_errors``, and ``IngestReport.notices`` for the run summary). See
 """
 from empathy.ingest.load import ingest_landing
 from empathy.ingest.manifest import landed_files, manifest_path, pending_files, write_manifest
-from empathy.ingest.report import FileReport, IngestReport, Notice
+from empathy.ingest.report import FileReport, IngestReport, Notice, landing_problems
 
-__all__ = ["FileReport", "IngestReport", "Notice", "ingest_landing", "landed_files", "manifest_path",
-           "pending_files", "write_manifest"]
+__all__ = ["FileReport", "IngestReport", "Notice", "ingest_landing", "landed_files", "landing_problems",
+           "manifest_path", "pending_files", "write_manifest"]

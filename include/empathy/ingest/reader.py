@@ -149,23 +149,34 @@ class _Lines:
             self.long.add(chunk[:end])
             yield from self._long_done()
             chunk = chunk[end + 1:]
-        data = self.carry + chunk if self.carry else chunk
-        self.carry = b""
         start = 0
         if self.first:
             self.first = False
-            if data.startswith(BOM):
+            if chunk.startswith(BOM):
                 start = len(BOM)
-        view = np.frombuffer(data, np.uint8)
+        if self.carry:  # the line begun in the last chunk: joined on its own, the chunk is not copied
+            end = chunk.find(b"\n")
+            if end < 0:
+                self._unfinished(self.carry + chunk)
+                return
+            line, self.carry = self.carry + chunk[:end + 1], b""
+            yield self._lines(line, np.frombuffer(line, np.uint8), 0, np.array([len(line) - 1], np.int64), len(line))
+            start = end + 1
+        view = np.frombuffer(chunk, np.uint8)
         newlines = np.flatnonzero(view[start:] == 10) + start
         if newlines.size:
-            yield self._lines(data, view, start, newlines, int(newlines[-1]) + 1)
+            yield self._lines(chunk, view, start, newlines, int(newlines[-1]) + 1)
             start = int(newlines[-1]) + 1
-        if len(data) - start > self.limit:
+        if start < len(chunk):
+            self._unfinished(chunk[start:])
+
+    def _unfinished(self, tail: bytes) -> None:
+        """Keep the start of a line that goes on in the next chunk, or pass it through if already too long."""
+        if len(tail) > self.limit:
             self.long = _LongLine(self.keep)
-            self.long.add(data[start:])
-        elif len(data) > start:
-            self.carry = data[start:]
+            self.long.add(tail)
+        else:
+            self.carry = tail
 
     def finish(self) -> Iterator[pa.RecordBatch]:
         """The last line, when the file does not end with a newline."""

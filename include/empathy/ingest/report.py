@@ -1,7 +1,10 @@
-"""What one ingest run did, for the run summary, the DAG's log and the page: per file, and what it refused."""
+"""What one ingest run did, for the run summary, the DAG's log and the page: per file, and what it refused;
+and what the landing folder needs a person for, across runs."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+from empathy import store
 
 # Notices about a cause that may go away by itself (permissions, a load error): the file is tried again
 # every run (the notice is still recorded once per file version).
@@ -64,3 +67,11 @@ class IngestReport:
     def as_dict(self) -> dict:
         return {"totals": self.totals(), "files": [asdict(f) for f in self.files], "deferred": self.deferred,
                 "errors": self.errors, "notices": [asdict(n) for n in self.notices]}
+
+
+def landing_problems(con, limit: int = 50) -> list[dict]:
+    """The landing folder's problems, newest first: files not read (or read in part) with what is wrong and
+    what to do (``kind``, ``error``, ``action``), and files with quarantined lines. For the summary and the page."""
+    result = store.run(con, "ingest/problems.sql", {"limit": limit})
+    columns = [d[0] for d in result.description]
+    return [dict(zip(columns, row)) for row in result.fetchall()]

@@ -6,9 +6,8 @@
 -- writes: temp macro validated_lines
 -- takes:
 
--- An identifier as sent; empty or only whitespace is missing (the whitespace test runs only when needed).
-CREATE OR REPLACE TEMP MACRO blank_is_null(x) AS
-    CASE WHEN x = '' THEN NULL WHEN ascii(x) > 32 OR trim(x) <> '' THEN x END;
+-- An identifier as sent; empty or only whitespace is missing (trim runs only when it starts with whitespace).
+CREATE OR REPLACE TEMP MACRO blank_is_null(x) AS CASE WHEN ascii(x) > 32 THEN x WHEN trim(x) <> '' THEN x END;
 
 CREATE OR REPLACE TEMP MACRO validated_lines(lines, ts_min, ts_max, raw_limit) AS TABLE
 WITH parsed AS (
