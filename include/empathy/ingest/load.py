@@ -185,6 +185,7 @@ def _load(con, settings: Settings, entries: list[landing.Entry], run_id: str | N
     loaded = dict(store.run(con, "ingest/dedup_run.sql", {"ingested_at": now}).fetchall())
 
     recheck = [(entry, scan) for entry, scan in good if loaded.get(entry.name, 0) < scan.lines]
+    rechecked = {entry.name for entry, _ in recheck}
     quarantined: dict[str, int] = {}
     if recheck:
         again = LandingStream(settings.landing, [entry for entry, _ in recheck], settings)
@@ -200,7 +201,7 @@ def _load(con, settings: Settings, entries: list[landing.Entry], run_id: str | N
     rows = []
     for entry, scan in good:
         f = FileReport(entry.name, lines=scan.lines, loaded=loaded.get(entry.name, 0),
-                       quarantined=quarantined.get(entry.name, 0), rechecked=(entry, scan) in recheck,
+                       quarantined=quarantined.get(entry.name, 0), rechecked=entry.name in rechecked,
                        content_bytes=scan.content_bytes)
         f.duplicates = f.lines - f.loaded - f.quarantined
         if f.duplicates < 0:
@@ -222,7 +223,8 @@ def _settled(con, entry: landing.Entry, scan: FileScan, now: datetime, report: I
     it is deferred (changed while read), reported (refused, empty) or forgotten (vanished)."""
     if scan.refusal is None and not scan.changed and not scan.vanished and scan.lines > 0:
         return True
-    _revoke(con, entry, now)
+    if scan.lines:  # refused part-way: take back what it loaded
+        _revoke(con, entry, now)
     if scan.changed:
         report.deferred.append(entry.name)
         log.info("%s changed while it was read: left for the next run", entry.name)
