@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 64 << 10      # how much of a file's head decides whether it is JSON Lines at all
 SNIFF_LINES = 20
 GZIP_READ = 1 << 20         # compressed bytes read at a time
+PREFETCH = 2                # batches read ahead (in a thread) while DuckDB parses the ones before
 RATIO_FLOOR = 1 << 20       # the expansion ratio is judged once this much has come out
 _WHITESPACE = np.array([9, 10, 11, 12, 13, 32], np.uint8)
 _RETRY = "It is tried again every run"
@@ -330,7 +333,10 @@ class LandingStream:
         self.scans = [FileScan() for _ in entries]
 
     def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(SCHEMA, self._batches())
+        """The stream. Files are read, decompressed and split a few batches ahead, in a thread (zlib, hashing
+        and numpy let go of the GIL), while DuckDB parses the batches before; memory: PREFETCH more chunks."""
+        batches = self._batches()
+        return pa.RecordBatchReader.from_batches(SCHEMA, _read_ahead(batches, PREFETCH) if PREFETCH else batches)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         for entry, scan in zip(self.entries, self.scans):
@@ -370,6 +376,50 @@ class LandingStream:
                     or scan.file_bytes != after.st_size:
                 scan.changed = True
             scan.sha256 = hasher.hexdigest()
+
+
+_DONE = object()
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
+    """The same batches, produced by a thread at most `depth` ahead of the consumer. The thread ends with
+    the stream, and also when the consumer stops early (its statement failed)."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+        finally:
+            batches.close()  # closes the file being read, if the consumer stopped early
+
+    thread = threading.Thread(target=produce, name="ingest-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def file_sha256(landing: Path, entry: Entry) -> str | None:
