@@ -250,3 +250,20 @@ def test_everything_at_once_two_runs_in_a_row(con, settings, tmp_path):
     assert "hunter2" not in all_text(con)
     assert second.totals()["files"] == 0 and not second.errors
     assert con.execute("SELECT max(length(raw)) <= 8192 FROM quarantine").fetchall() == [(True,)]
+
+
+def test_the_read_ahead_thread_ends_when_the_reader_is_dropped_early(settings):
+    """A statement that fails part-way stops pulling: the thread reading ahead must not outlive it."""
+    import gc
+    import threading
+
+    line = json.dumps(GOOD[0]) + "\n"
+    for name in ("a.jsonl", "b.jsonl"):
+        (settings.landing / name).write_text(line * 30_000)
+    settings = settings.replace(ingest_chunk_bytes=1 << 20)
+    stream = reader.LandingStream(settings.landing, landing.scan(settings.landing), settings)
+    batches = stream.reader()
+    assert batches.read_next_batch().num_rows > 0
+    del batches
+    gc.collect()
+    assert not [t for t in threading.enumerate() if t.name == "ingest-read-ahead"]
