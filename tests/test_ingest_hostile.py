@@ -267,3 +267,56 @@ def test_the_read_ahead_thread_ends_when_the_reader_is_dropped_early(settings):
     del batches
     gc.collect()
     assert not [t for t in threading.enumerate() if t.name == "ingest-read-ahead"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_come_out_the_same_whatever_the_chunk_boundaries(settings, seed):
+    """Random files (events, blanks, CRLF, long lines, bytes that are not UTF-8, a BOM, no final newline) cut
+    into random chunks: every line comes out once, with its true number, exactly as a plain split says."""
+    import random
+
+    rng = random.Random(seed)
+    settings = settings.replace(ingest_max_line_bytes=1024, quarantine_raw_bytes=256)
+    pieces = []
+    for i in range(400):
+        kind = rng.choice(["event", "event", "event", "blank", "crlf", "long", "latin1", "spaces"])
+        if kind == "event":
+            pieces.append(json.dumps(dict(GOOD[0], messageId=f"r{i}", name="é" * rng.randint(0, 300))).encode())
+        elif kind == "blank":
+            pieces.append(b"")
+        elif kind == "crlf":
+            pieces.append(json.dumps(dict(GOOD[0], messageId=f"c{i}")).encode() + b"\r")
+        elif kind == "long":
+            pieces.append(b'{"x": "' + "é".encode() * rng.randint(400, 5000) + b'"}')
+        elif kind == "latin1":
+            pieces.append(b'{"x": "caf\xe9"}')
+        else:
+            pieces.append(b" \t " * rng.randint(1, 600))
+    content = (b"\xef\xbb\xbf" if seed % 2 else b"") + b"\n".join(pieces) + (b"\n" if seed % 3 else b"")
+
+    expected = {}
+    for no, line in enumerate(content.split(b"\n"), start=1):
+        if no == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if line.strip():
+            expected[no] = (len(line), hashlib.sha256(line).hexdigest())
+    scan = reader.FileScan()
+    lines = reader._Lines("f.jsonl", settings, scan)
+    got, at = {}, reader.SNIFF_BYTES // 16  # the first piece is the head, as when reading a file (a BOM is in it)
+    batches = list(lines.feed(content[:at]))
+    while at < len(content):
+        size = rng.choice([1, 2, 3, 7, 64, 1000, 1025, 4096, 50_000])
+        batches += list(lines.feed(content[at:at + size]))
+        at += size
+    batches += list(lines.finish())
+    for batch in batches:
+        for row in batch.to_pylist():
+            assert row["line_no"] not in got
+            raw = row["raw"].removesuffix("\n")
+            whole = raw.encode()
+            got[row["line_no"]] = ((row["pre_bytes"], row["pre_sha256"]) if row["pre_bytes"] is not None
+                                   else (len(whole), hashlib.sha256(whole).hexdigest()))
+            if row["pre_bytes"] is not None:
+                assert len(whole) <= 256 * 3 and row["pre_reason"]
+    assert got == expected
+    assert scan.lines == len(expected)

@@ -175,6 +175,7 @@ class _Lines:
 
     def _unfinished(self, tail: bytes) -> None:
         """Keep the start of a line that goes on in the next chunk, or pass it through if already too long."""
+        self.carry = b""
         if len(tail) > self.limit:
             self.long = _LongLine(self.keep)
             self.long.add(tail)
