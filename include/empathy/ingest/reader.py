@@ -45,7 +45,6 @@ SNIFF_LINES = 20
 GZIP_READ = 1 << 20         # compressed bytes read at a time
 PREFETCH = 2                # batches read ahead (in a thread) while DuckDB parses the ones before
 RATIO_FLOOR = 1 << 20       # the expansion ratio is judged once this much has come out
-_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], np.uint8)
 _RETRY = "It is tried again every run"
 
 
@@ -209,10 +208,10 @@ class _Lines:
         lengths = ends - starts
         line_nos = np.arange(self.line_no + 1, self.line_no + n + 1, dtype=np.int64)
         self.line_no += n
-        # blank = whitespace only; only lines that start with whitespace need a look
+        # blank = whitespace only; only lines that start with whitespace (or a control byte) need a look
         first_bytes = view[np.minimum(starts, len(view) - 1)]
         blank = np.zeros(n, bool)
-        for i in np.flatnonzero(np.isin(first_bytes, _WHITESPACE)):
+        for i in np.flatnonzero(first_bytes <= 32):
             blank[i] = not data[starts[i]:ends[i]].strip()
         offsets = np.empty(n + 1, np.int64)
         offsets[:n] = starts
