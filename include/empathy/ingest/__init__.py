@@ -2,7 +2,8 @@
 memory, and with nothing in the landing folder able to stop a run.
 
 - ``landing``: what is in the landing folder, looked at without following anything; safe opening.
-- ``reader``: landed files as one Arrow stream of lines (bounded decompression, long lines, BOM, UTF-8).
+- ``content``: a file's bytes in bounded chunks (gzip with bounds on size and ratio), read ahead in a thread.
+- ``reader``: landed files as one Arrow stream of lines (long lines, blank lines, BOM, UTF-8, the sniff).
 - ``load``: one run: plan, one bulk load with validation inline (sql/validate.sql), reasons, records.
 - ``manifest``: what the landing sensor compares the folder with.
 

@@ -28,7 +28,8 @@ import pyarrow as pa
 from empathy import store
 from empathy.config import Settings
 from empathy.ingest import landing
-from empathy.ingest.reader import FileScan, LandingStream, file_sha256
+from empathy.ingest.content import FileScan, file_sha256
+from empathy.ingest.reader import LandingStream
 from empathy.ingest.report import RETRIED_KINDS, FileReport, IngestReport, Notice
 
 log = logging.getLogger(__name__)

@@ -1,16 +1,15 @@
 """Landed files as one stream of lines for DuckDB, in memory bounded by settings, never by the file.
 
-A file is read ``ingest_chunk_bytes`` at a time (a ``.gz`` is decompressed incrementally, with a bound
-on its expanded size and on its expansion ratio, and refused whole if its data is damaged: deflate notices
-damage late, so nothing of a damaged file is trusted); each chunk's lines become one Arrow record batch
-without copying (file_no, line_no, raw), which DuckDB parses and validates in SQL. Python looks only
+A file is read ``ingest_chunk_bytes`` at a time (ingest/content.py: a ``.gz`` decompressed with bounds,
+a few chunks ahead in a thread); each chunk's lines become one Arrow record batch
+without copying (source_file, line_no, raw), which DuckDB parses and validates in SQL. Python looks only
 at what SQL cannot see: the true line number, blank lines (skipped, never counted), a UTF-8 BOM, bytes
 that are not UTF-8, and lines over ``ingest_max_line_bytes`` (a longer one is skipped through in
 pieces, keeping only a prefix, its length and its SHA-256). Before the first line is handed on, the
 file's head is sniffed: a JSON array, a pretty-printed document, UTF-16, binary data or text with no
 JSON object in its first lines is refused whole, with what to do about it.
 
-What a file turned out to be (its lines, hash, damage or refusal) is in ``LandingStream.scans`` once
+What a file turned out to be (its lines, hash, refusal) is in ``LandingStream.scans`` once
 the stream has been consumed.
 """
 from __future__ import annotations
@@ -18,17 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
-import threading
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from empathy.config import Settings
+from empathy.ingest.content import FileScan, Refused, gunzip_chunks, head, plain_chunks, read_ahead, too_large
 from empathy.ingest.landing import Entry, NotRegular, open_entry
 
 SCHEMA = pa.schema([
@@ -42,26 +38,8 @@ SCHEMA = pa.schema([
 BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 64 << 10      # how much of a file's head decides whether it is JSON Lines at all
 SNIFF_LINES = 20
-GZIP_READ = 1 << 20         # compressed bytes read at a time
 PREFETCH = 2                # batches read ahead (in a thread) while DuckDB parses the ones before
-RATIO_FLOOR = 1 << 20       # the expansion ratio is judged once this much has come out
 _RETRY = "It is tried again every run"
-
-
-class Refused(Exception):
-    """The file is not read as a whole: args are (kind, error, action)."""
-
-
-@dataclass
-class FileScan:
-    """What reading one file found."""
-    lines: int = 0                  # non-blank lines handed on
-    file_bytes: int = 0             # bytes of the file read (compressed, for .gz)
-    content_bytes: int = 0          # bytes after decompression
-    sha256: str | None = None       # of the whole file, when it was read to the end
-    refusal: tuple[str, str, str] | None = None
-    changed: bool = False           # moved while being read (still being written, or swapped)
-    vanished: bool = False
 
 
 def size_label(n: int) -> str:
@@ -252,79 +230,6 @@ class _Lines:
                       pa.array(nbytes, pa.int64()), pa.array(shas, pa.string()))
 
 
-def _plain(f, settings: Settings, hasher, scan: FileScan) -> Iterator[bytes]:
-    while chunk := f.read(settings.ingest_chunk_bytes):
-        hasher.update(chunk)
-        scan.file_bytes += len(chunk)
-        scan.content_bytes += len(chunk)
-        if scan.content_bytes > settings.ingest_max_file_bytes:
-            raise Refused(*_too_large(settings))
-        yield chunk
-
-
-def _too_large(settings: Settings) -> tuple[str, str, str]:
-    return ("too_large", f"is larger than {settings.ingest_max_file_bytes:,} bytes (EMPATHY_INGEST_MAX_FILE_BYTES)",
-            "Split it into smaller files, or raise EMPATHY_INGEST_MAX_FILE_BYTES")
-
-
-def _damaged(scan: FileScan, what: str) -> Refused:
-    return Refused("damaged_gzip", f"is a damaged gzip file ({what} after {scan.content_bytes:,} bytes of content), "
-                   "so nothing of it is loaded", "Export the file again and land it under a new name")
-
-
-def _gunzip(f, settings: Settings, hasher, scan: FileScan) -> Iterator[bytes]:
-    """Decompressed content, at most ``ingest_chunk_bytes`` at a time, members one after another; refuses
-    the file (whole) past the size or ratio bound, or where its data is damaged or ends early."""
-    d = zlib.decompressobj(wbits=31)
-    buf, fed, at_end, first = b"", False, False, True
-    while True:
-        if not buf and not at_end:
-            buf = f.read(GZIP_READ)
-            at_end = not buf
-            hasher.update(buf)
-            scan.file_bytes += len(buf)
-            if first and not at_end and not buf.startswith(b"\x1f\x8b"):
-                raise Refused("not_gzip", "is named .gz but is not gzip data",
-                              "Rename it without .gz if it is plain JSON Lines, or compress it with gzip")
-            first = False
-        try:
-            out = d.decompress(buf, settings.ingest_chunk_bytes)
-        except zlib.error as exc:
-            raise _damaged(scan, str(exc).replace("Error -3 while decompressing data: ", "")) from None
-        fed = fed or bool(buf)
-        if d.eof:  # one gzip member ended (its CRC checked); another may follow (cat a.gz b.gz)
-            buf = d.unused_data
-            if not buf.strip(b"\x00"):
-                buf = b""
-            d, fed = zlib.decompressobj(wbits=31), False
-        else:
-            buf = d.unconsumed_tail
-        if out:
-            scan.content_bytes += len(out)
-            if scan.content_bytes > settings.ingest_max_file_bytes:
-                raise Refused(*_too_large(settings))
-            if scan.content_bytes > RATIO_FLOOR and scan.content_bytes > settings.ingest_max_gzip_ratio * scan.file_bytes:
-                raise Refused("gzip_bomb", f"expands more than {settings.ingest_max_gzip_ratio:g} times its compressed "
-                              "size, so it is refused as a possible gzip bomb",
-                              "If the file is genuine, land it uncompressed or raise EMPATHY_INGEST_MAX_GZIP_RATIO")
-            yield out
-        elif at_end and not buf:
-            break
-    if fed:
-        raise _damaged(scan, "it ends inside the gzip data: truncated")
-
-
-def _head(chunks: Iterator[bytes], size: int) -> tuple[bytes, bool]:
-    """The first `size` bytes or more (whole chunks) and whether that is everything."""
-    parts, got = [], 0
-    for chunk in chunks:
-        parts.append(chunk)
-        got += len(chunk)
-        if got >= size:
-            return b"".join(parts), False
-    return b"".join(parts), True
-
-
 class LandingStream:
     """The lines of some landed files, as one Arrow stream for one DuckDB statement."""
 
@@ -336,7 +241,7 @@ class LandingStream:
         """The stream. Files are read, decompressed and split a few batches ahead, in a thread (zlib, hashing
         and numpy let go of the GIL), while DuckDB parses the batches before; memory: PREFETCH more chunks."""
         batches = self._batches()
-        return pa.RecordBatchReader.from_batches(SCHEMA, _read_ahead(batches, PREFETCH) if PREFETCH else batches)
+        return pa.RecordBatchReader.from_batches(SCHEMA, read_ahead(batches, PREFETCH) if PREFETCH else batches)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         for entry, scan in zip(self.entries, self.scans):
@@ -358,16 +263,16 @@ class LandingStream:
                 scan.changed = True
                 return
             if not entry.gzip and before.st_size > self.settings.ingest_max_file_bytes:
-                raise Refused(*_too_large(self.settings))
+                raise Refused(*too_large(self.settings))
             hasher = hashlib.sha256()
-            chunks = (_gunzip if entry.gzip else _plain)(f, self.settings, hasher, scan)
+            chunks = (gunzip_chunks if entry.gzip else plain_chunks)(f, self.settings, hasher, scan)
             lines = _Lines(entry.name, self.settings, scan)
-            head, whole = _head(chunks, SNIFF_BYTES)
-            refusal = sniff(head, whole)
+            start, whole = head(chunks, SNIFF_BYTES)
+            refusal = sniff(start, whole)
             if refusal:
                 raise Refused(*refusal)
-            if head:
-                yield from lines.feed(head)
+            if start:
+                yield from lines.feed(start)
             for chunk in chunks:
                 yield from lines.feed(chunk)
             yield from lines.finish()
@@ -378,61 +283,3 @@ class LandingStream:
             scan.sha256 = hasher.hexdigest()
 
 
-_DONE = object()
-
-
-def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
-    """The same batches, produced by a thread at most `depth` ahead of the consumer. The thread ends with
-    the stream, and also when the consumer stops early (its statement failed)."""
-    ahead: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not put(batch):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put(exc)
-        finally:
-            batches.close()  # closes the file being read, if the consumer stopped early
-
-    thread = threading.Thread(target=produce, name="ingest-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = ahead.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-def file_sha256(landing: Path, entry: Entry) -> str | None:
-    """The file's SHA-256, read in pieces; None when it changed or vanished while being read."""
-    hasher = hashlib.sha256()
-    try:
-        with open_entry(landing, entry) as (f, before):
-            while piece := f.read(1 << 20):
-                hasher.update(piece)
-            after = os.fstat(f.fileno())
-    except (NotRegular, FileNotFoundError):
-        return None
-    versions = {(after.st_size, after.st_mtime_ns), (before.st_size, before.st_mtime_ns), (entry.size_bytes, entry.mtime_ns)}
-    if len(versions) > 1:
-        return None
-    return hasher.hexdigest()
