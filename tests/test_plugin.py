@@ -60,8 +60,9 @@ def populated(con, settings):
     _action(con, "a2", "u_olga", "email", "simulated", "drip welcome/2 in tone security",
             {"subject": "Security resources", "tone": "security", "category": "educational"},
             str(outbox / "email" / "a2.html"), 2)
-    con.execute("INSERT INTO quarantine VALUES ('f.jsonl', 1, 'x', 'not JSON', ?), ('f.jsonl', 2, '{}', "
-                "'missing messageId', ?), ('f.jsonl', 3, '[]', 'not JSON', ?)", [NOW, NOW, NOW])
+    con.execute("INSERT INTO quarantine (source_file, line_no, raw, reason, quarantined_at) VALUES "
+                "('f.jsonl', 1, 'x', 'not JSON', ?), ('f.jsonl', 2, '{}', 'missing messageId', ?), "
+                "('f.jsonl', 3, '[]', 'not JSON', ?)", [NOW, NOW, NOW])
     return con
 
 

@@ -9,13 +9,17 @@ validation and the form cannot drift. Per-run overrides (the DAG's Params) go th
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# A moment in time; one written without a zone (`2000-01-01`) means UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
 
 
 def _setting(env: str, default, doc: str, *, title: str | None = None, section: str | None = None,
@@ -52,6 +56,42 @@ class Settings(BaseSettings):
         "EMPATHY_LANDING_SETTLE_S", 2.0,
         "A landed file modified less than this many seconds ago is still being written: left for the next run.",
         ge=0)
+
+    # --- ingest: what one line, one file and one run may cost (docs/ingest.md) -------------------
+    ingest_max_line_bytes: int = _setting(
+        "EMPATHY_INGEST_MAX_LINE_BYTES", 32768,
+        "A line (one event) longer than this many bytes is quarantined without being held in memory whole "
+        "(Segment's own limit is 32 KB).", ge=1024, le=1 << 20)
+    ingest_chunk_bytes: int = _setting(
+        "EMPATHY_INGEST_CHUNK_BYTES", 8 << 20,
+        "Bytes of a landed file (after decompression) read and handed to DuckDB at a time: with the line limit, "
+        "what reading costs in memory, whatever the size of the file.", ge=1 << 20, le=256 << 20)
+    quarantine_raw_bytes: int = _setting(
+        "EMPATHY_QUARANTINE_RAW_BYTES", 8192,
+        "How much of a rejected line `quarantine.raw` keeps; its full length and SHA-256 are kept beside it.",
+        ge=256, le=65536)
+    ingest_max_file_bytes: int = _setting(
+        "EMPATHY_INGEST_MAX_FILE_BYTES", 10_000_000_000,
+        "A landed file whose content (after decompression) is larger than this is refused whole, with a reason.",
+        ge=1 << 20)
+    ingest_max_gzip_ratio: float = _setting(
+        "EMPATHY_INGEST_MAX_GZIP_RATIO", 100.0,
+        "A `.gz` file that expands to more than this many times its compressed size (past its first MiB) is "
+        "refused as a gzip bomb; event data compresses 5-20x.", ge=2, le=100000)
+    ingest_ts_min: UtcDatetime = _setting(
+        "EMPATHY_INGEST_TS_MIN", datetime(2000, 1, 1, tzinfo=timezone.utc),
+        "Events timestamped before this (a BC date, `-infinity`, a device clock at 1970) are quarantined.")
+    ingest_ts_max_future_h: float = _setting(
+        "EMPATHY_INGEST_TS_MAX_FUTURE_H", 168.0,
+        "Events timestamped more than this many hours after the ingest (a device clock in the future, "
+        "`infinity`) are quarantined.", ge=0, le=24 * 3650)
+    ingest_memory_limit: str = _setting(
+        "EMPATHY_INGEST_MEMORY_LIMIT", "1GB",
+        "DuckDB's `memory_limit` while ingesting (beyond it DuckDB spills to disk); empty = DuckDB's default "
+        "(80% of RAM).", pattern=r"^\s*$|^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
+    ingest_threads: int = _setting(
+        "EMPATHY_INGEST_THREADS", 0, "DuckDB threads while ingesting; 0 = DuckDB's default (one per core).",
+        ge=0, le=256)
 
     # --- scoring -----------------------------------------------------------------------------
     scorer: str = _setting(
