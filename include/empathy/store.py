@@ -68,14 +68,14 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, r
     """Run every statement of SQL file ``name`` in order, each with the named parameters it uses.
 
     ``relations`` ({name: Arrow table or DataFrame}) are visible to the SQL under those names while it
-    runs. Returns the connection holding the last statement's result (fetch from it)."""
+    runs (and, when the last statement is a query, until its result is read: they stay registered on the
+    short-lived connection). Returns the connection holding the last statement's result (fetch from it)."""
     params = params or {}
     statements = con.extract_statements(sql(name))
-    registered = []
+    for rel_name, rel in (relations or {}).items():
+        con.register(rel_name, rel)
+    query_last = bool(statements) and statements[-1].type == duckdb.StatementType.SELECT
     try:
-        for rel_name, rel in (relations or {}).items():
-            con.register(rel_name, rel)
-            registered.append(rel_name)
         for i, stmt in enumerate(statements):
             missing = stmt.named_parameters - params.keys()
             if missing:
@@ -85,8 +85,9 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, r
                 con.fetchall()  # DuckDB wants each result consumed before the next statement
         return con
     finally:
-        for rel_name in registered:
-            con.unregister(rel_name)
+        if not query_last:
+            for rel_name in relations or {}:
+                con.unregister(rel_name)
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> None:
