@@ -61,7 +61,10 @@ def prepare(settings: Settings, run: RunInfo) -> dict:
 
     with store.connect(settings) as con:
         report = ingest_landing(con, settings, run_id=run.run_id).as_dict()
-        _stage(con, run, "ingest", {**report["totals"], "errors": report["errors"][:20]})
+        partly = [f"{f['file_name']}: {f['quarantined']} of its {f['lines']} lines were quarantined. Each line and its "
+                  "reason is in the quarantine table; fix the export and land those lines again under a new name"
+                  for f in report["files"] if f["quarantined"]]
+        _stage(con, run, "ingest", {**report["totals"], "errors": (report["errors"] + partly)[:20]})
         users = state.select_users(con, settings, run.as_of, since=run.since)
         batches = state.prepare(con, settings, run.as_of, users, _run_dir(settings, run.run_id)) if users else []
         unusable = con.execute("SELECT count(*) FROM events WHERE NOT isfinite(ts) OR ts < TIMESTAMPTZ '1900-01-01 00:00:00+00' "

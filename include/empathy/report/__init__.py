@@ -54,8 +54,11 @@ def run_report(con, run_id: str) -> str:
         lines.append(f"  ingest   {ing.get('files', 0)} new file(s), {ing.get('lines', 0)} lines: {ing.get('loaded', 0)} loaded, "
                      f"{ing.get('duplicates', 0)} duplicates, {ing.get('quarantined', 0)} quarantined"
                      + (f"; {ing.get('skipped_unchanged')} already ingested" if ing.get("skipped_unchanged") else ""))
-        for problem in (ing.get("errors") or [])[:5]:
-            lines.append(f"    ! {problem}")
+        problems = ing.get("errors") or []
+        for problem in problems[:8]:
+            lines.append(f"    ! {problem[:300]}")
+        if len(problems) > 8:
+            lines.append(f"    ! and {len(problems) - 8} more: `python -m empathy summary` lists the landing folder's problems")
     unusable = (st.get("prepare") or {}).get("unusable_events")
     if unusable:
         lines.append(f"    ! {unusable} stored event(s) have an impossible timestamp (infinite, BC, centuries away) and "
