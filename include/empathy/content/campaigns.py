@@ -37,19 +37,25 @@ class Campaign:
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
 
-    def our_links(self) -> set[str]:
+    def our_links(self) -> frozenset[str]:
         """Every URL the campaign file itself holds: the only links an email may carry."""
-        found: set[str] = set()
+        return _links_of(self)
 
-        def walk(value):
-            if isinstance(value, dict):
-                for v in value.values():
-                    walk(v)
-            elif isinstance(value, str) and value.startswith(("https://", "http://")):
-                found.add(value)
-        walk(self.links)
-        walk(self.contact)
-        return found
+
+@functools.lru_cache(maxsize=64)
+def _links_of(campaign: Campaign) -> frozenset[str]:
+    """Once per loaded campaign (a campaign is hashed by identity, and every email asks)."""
+    found: set[str] = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, str) and value.startswith(("https://", "http://")):
+            found.add(value)
+    walk(campaign.links)
+    walk(campaign.contact)
+    return frozenset(found)
 
 
 def campaigns_dir(settings) -> Path:

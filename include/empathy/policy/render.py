@@ -153,7 +153,7 @@ def _email(r, settings, campaign, evidence, looking, asm_group_id) -> dict:
               "due_at": r["due_at"].isoformat(), "state": r["state"], "to_email": r["email"],
               "friction": friction["signal"] if friction else None, "asm_group_id": asm_group_id,
               "subject": finished["subject"], "text": finished["text"],
-              "unsubscribe_url": finished["unsubscribe_url"], "links": sorted(campaign.our_links()),
+              "unsubscribe_url": finished["unsubscribe_url"], "links": sorted(u for u in campaign.our_links() if u in finished["text"]),
               "rewrite": draft.rewrite, "rewrite_note": draft.rewrite_note,
               "tokens": {"body": draft.body, "values": draft.values}}
     if r["swap"]:
