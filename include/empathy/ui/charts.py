@@ -163,9 +163,9 @@ def account_trend(rows: list[dict], width: int = 720, height: int = 220) -> Mark
 
 def intervals(items: list[dict], width: int = 720) -> Markup:
     """Shares with their 95% intervals, two bars (treatment, holdout) per outcome, on a 0-100% axis."""
-    items = [i for i in items if i.get("treatment") and i.get("holdout")]
+    items = [i for i in items if i.get("treatment") or i.get("holdout")]
     if not items:
-        return empty("Not enough users in both groups yet.")
+        return empty("No enrolled users yet.")
     row_h, left, right, top = 46, 190, 20, 24
     height = top + row_h * len(items) + 24
 
@@ -182,6 +182,9 @@ def intervals(items: list[dict], width: int = 720) -> Markup:
         for k, (group, color) in enumerate((("treatment", "#3c4a8a"), ("holdout", "#9aa0a6"))):
             g = item[group]
             yy = y0 + 8 + k * 16
+            if not g:
+                body.append(f'<text x="{left + 4}" y="{yy + 4}" {FONT}>no {group} users yet</text>')
+                continue
             body.append(f'<line x1="{x(g["low"]):.1f}" x2="{x(g["high"]):.1f}" y1="{yy}" y2="{yy}" stroke="{color}" '
                         f'stroke-width="6" stroke-linecap="round" opacity="0.45"/>'
                         f'<circle cx="{x(g["share"]):.1f}" cy="{yy}" r="5" fill="{color}"><title>{group}: '

@@ -15,7 +15,7 @@ from empathy.ui.words import email_key
 STATES = ("at_risk", "frustrated", "confused", "exploring", "delighted")
 STATE_MEANING = {"at_risk": "about to leave", "frustrated": "something is broken for them, now",
                  "confused": "stuck, not leaving", "exploring": "normal, active", "delighted": "happy"}
-SORTS = {"risk": "worst first", "sentiment": "sentiment", "mrr": "MRR", "updated": "last scored", "user": "user id"}
+SORTS = {"risk": "worst first", "sentiment": "sentiment", "mrr": "MRR", "updated": "latest window", "user": "user id"}
 SIMULATION_WORDS = {
     "dry run": "dry run: a person asked to decide and preview only",
     "backfill": "backfill: a past window recomputed, its decisions simulated",
@@ -103,10 +103,11 @@ def user(snap: Snapshot, user_id: str, paging: Paging, outbox: Path, redact) -> 
     actions = snap.rows("page_user_actions", {"user_id": user_id, "limit": paging.size, "offset": paging.offset})
     inline = 0
     for a in actions:
-        a["slack"] = None
+        a["slack"], a["slack_open"] = None, False
         if a["kind"] == "slack_alert" and inline < MAX_INLINE_SLACK:
             a["slack"] = _slack_preview(outbox, a["preview"], redact)
-            inline += 1
+            a["slack_open"] = inline == 0 and a["slack"] is not None   # the newest shown open, the rest folded
+            inline += 1 if a["slack"] else 0
     decisions = snap.rows("page_user_decisions", {"user_id": user_id, "limit": 50})
     holds = [a for a in actions if a["kind"] in ("hold", "release")]
     return {"user": row, "evidence": parse_json(row.get("evidence"), []), "chart": charts.sentiment(unique),

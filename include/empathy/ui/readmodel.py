@@ -254,7 +254,9 @@ def _partitioned(v: _Version, table: str, parts_sql: str, rows_sql: str, params:
         if not v.keep(table, p["part"]):
             v.write(table, _relation(v.con, rows_sql, {**params, "part": p["part"]}), p["part"])
     if not parts:   # an empty table still has its columns
-        v.write(table, _relation(v.con, rows_sql, {**params, "part": "none"}), "empty")
+        v.fingerprint(table, "empty", "0")
+        if not v.keep(table, "empty"):
+            v.write(table, _relation(v.con, rows_sql, {**params, "part": "none"}), "empty")
     return len(parts)
 
 

@@ -8,6 +8,7 @@ statsmodels. ``verdict`` says in one sentence whether any difference is distingu
 from __future__ import annotations
 
 import functools
+import warnings
 from collections import defaultdict
 
 MIN_GROUP = 10     # fewer users than this in a group: too few to compare at all
@@ -51,8 +52,10 @@ def compare(counts: dict) -> list[dict]:
         item = {"outcome": outcome, "label": label, "better_up": better_up, "treatment": t, "holdout": h,
                 "diff": None, "diff_low": None, "diff_high": None, "p": None, "comparable": False}
         if t and h and t["n"] >= MIN_GROUP and h["n"] >= MIN_GROUP:
-            low, high = confint_2indep(t["k"], t["n"], h["k"], h["n"], method="newcomb", compare="diff", alpha=ALPHA)
-            test = test_2indep(t["k"], t["n"], h["k"], h["n"], method="score", compare="diff")
+            with warnings.catch_warnings():   # shares of 0 or 1 divide by zero inside: the score test still answers
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low, high = confint_2indep(t["k"], t["n"], h["k"], h["n"], method="newcomb", compare="diff", alpha=ALPHA)
+                test = test_2indep(t["k"], t["n"], h["k"], h["n"], method="score", compare="diff")
             p = float(test.pvalue) if test.pvalue == test.pvalue else 1.0   # NaN when both shares are 0 or 1
             item.update(diff=t["share"] - h["share"], diff_low=float(low), diff_high=float(high), p=p, comparable=True)
         items.append(item)

@@ -10,7 +10,8 @@ WITH members AS (
     UNION
     SELECT user_id, as_of, state, sentiment FROM members
 ), days AS (
-    SELECT unnest(generate_series(date_trunc('day', max(as_of)) - to_days($days::INTEGER - 1),
+    SELECT unnest(generate_series(greatest(date_trunc('day', max(as_of)) - to_days($days::INTEGER - 1),
+                                           (SELECT date_trunc('day', min(as_of)) FROM points)),
                                   date_trunc('day', max(as_of)), INTERVAL 1 DAY)) AS day
     FROM members
 ), grid AS (

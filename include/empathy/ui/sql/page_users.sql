@@ -12,7 +12,7 @@ WHERE ($q = '' OR contains(search, $q) OR email_hash = $email_hash)
 ORDER BY CASE $sort WHEN 'risk' THEN (CASE state WHEN 'at_risk' THEN 1 WHEN 'frustrated' THEN 2 WHEN 'confused' THEN 3
                                                   WHEN 'exploring' THEN 4 ELSE 5 END) * 10 + sentiment
                     WHEN 'sentiment' THEN sentiment WHEN 'mrr' THEN mrr
-                    WHEN 'updated' THEN epoch(updated_at) END * $sign NULLS LAST,
+                    WHEN 'updated' THEN epoch(as_of) END * $sign NULLS LAST,
          CASE WHEN $sort = 'user' AND $sign = 1 THEN user_id END ASC,
          CASE WHEN $sort = 'user' AND $sign = -1 THEN user_id END DESC,
          user_id

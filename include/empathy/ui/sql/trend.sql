@@ -19,8 +19,9 @@ WITH points AS (
 ), running AS (
     SELECT state, day, sum(sum(d)) OVER (PARTITION BY state ORDER BY day) AS users
     FROM deltas GROUP BY state, day
-), days AS (
-    SELECT unnest(generate_series(date_trunc('day', max(as_of)) - to_days($days::INTEGER - 1),
+), days AS (   -- the last $days days, or fewer when the data starts later
+    SELECT unnest(generate_series(greatest(date_trunc('day', max(as_of)) - to_days($days::INTEGER - 1),
+                                           (SELECT min(day) FROM deltas)),
                                   date_trunc('day', max(as_of)), INTERVAL 1 DAY)) AS day
     FROM user_state
 ), grid AS (
