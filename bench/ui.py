@@ -32,8 +32,9 @@ START = datetime(2026, 5, 10, 12, tzinfo=UTC)
 
 def build(home: Path, users: int) -> None:
     """Demo personas and ``users`` background users, three pipeline runs 24 h apart."""
-    from empathy import config, demo
     from runner import run_window
+
+    from empathy import config, demo
 
     os.environ["EMPATHY_HOME"] = str(home)
     settings = config.load()
@@ -77,7 +78,6 @@ def main() -> int:
 
     import duckdb
     import pandas  # noqa: F401 - DuckDB imports it on its first Arrow scan: not the refresh's cost
-
     from fastapi.testclient import TestClient
 
     from empathy import config, store, ui

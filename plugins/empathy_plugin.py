@@ -24,13 +24,22 @@ def airflow_auth():
     return requires_access_dag("GET", param_dag_id=PIPELINE_DAG_ID)
 
 
+def login_url(next_url: str) -> str:
+    """Airflow's own sign-in page, coming back to ``next_url``."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_url_login(next_url=next_url)
+
+
 def create_app(settings=None, auth: bool = True):
     """The page's app with Airflow's login in front of every route (``auth=False`` for tests of the pages)."""
     from fastapi import Depends
 
     from empathy.ui.app import create_app as pages_app
 
-    return pages_app(settings, dependencies=[Depends(airflow_auth())] if auth else [])
+    if not auth:
+        return pages_app(settings)
+    return pages_app(settings, dependencies=[Depends(airflow_auth())], login_url=login_url)
 
 
 class _LazyApp:

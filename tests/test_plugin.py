@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from ui_data import BASE_URL, EVIL, HOSTILE_USER, RAW_PII
 
-from ui_data import BASE_URL, CARD, EVIL, HOSTILE_USER, PHONE, RAW_PII, ui_home, ui_settings  # noqa: F401
+pytest_plugins = ["ui_fixtures"]   # the fixtures ui_home, ui_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_FILE = ROOT / "plugins" / "empathy_plugin.py"
@@ -327,10 +328,10 @@ def test_refresh_renders_only_who_changed_and_the_page_follows(settings):
     from datetime import timedelta
 
     from fastapi.testclient import TestClient
+    from runner import run_window
 
     from empathy import store, ui
     from eventkit import api, at, identify, insert_events
-    from runner import run_window
 
     with store.connect(settings) as con:
         insert_events(con, [identify(f"u{i}", at=0, email=f"u{i}@corp.example", name=f"Person {i}") for i in range(30)]

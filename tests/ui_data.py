@@ -9,9 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-from eventkit import group, identify, insert_events, message, ticket, write_jsonl
+from eventkit import group, identify, message, ticket, write_jsonl
 
 START = datetime(2026, 5, 10, 12, tzinfo=UTC)
 BASE_URL = "http://airflow.example:8080"
@@ -44,8 +42,9 @@ def _hostile(at: datetime) -> list[dict]:
 
 def build(home: Path) -> Path:
     """The test database under ``home``: runs and refreshes as described above."""
-    from empathy import config, demo, store, ui
     from runner import run_window
+
+    from empathy import config, demo, store, ui
 
     os.environ.update(EMPATHY_HOME=str(home), EMPATHY_LANDING_SETTLE_S="0", AIRFLOW__API__BASE_URL=BASE_URL)
     settings = config.load()
@@ -64,7 +63,8 @@ def build(home: Path) -> Path:
         run_window(settings, as_of, **kw)
         with store.connect(settings) as con:
             figures = ui.refresh(con, settings, kw.get("run_id"))
-        assert "error" not in figures, figures
+        if "error" in figures:
+            raise RuntimeError(f"the read model was not refreshed: {figures['error']}")
 
     land(START - timedelta(hours=132))
     run(START - timedelta(hours=120), run_id="live__first")
@@ -79,30 +79,3 @@ def build(home: Path) -> Path:
     run(START - timedelta(hours=36), run_id="backfill__past", mode="backfill", run_type="backfill",
         since=START - timedelta(hours=37))
     return home
-
-
-@pytest.fixture(scope="session")
-def ui_home(tmp_path_factory):
-    """EMPATHY_HOME of the built database (session-wide: building it runs the pipeline four times)."""
-    saved = {k: os.environ.get(k) for k in ("EMPATHY_HOME", "EMPATHY_LANDING_SETTLE_S", "AIRFLOW__API__BASE_URL")}
-    try:
-        yield build(tmp_path_factory.mktemp("ui") / "home")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@pytest.fixture
-def ui_settings(ui_home, monkeypatch):
-    from empathy import config
-
-    monkeypatch.setenv("EMPATHY_HOME", str(ui_home))
-    return config.load()
-
-
-def insert_hostile(con) -> None:
-    """The hostile customer's events straight into a database (tests that build their own)."""
-    insert_events(con, _hostile(START))

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from urllib.parse import quote, urlencode
 
@@ -54,9 +55,10 @@ def _environment(redactor: words.Redactor) -> Environment:
     return env
 
 
-def create_app(settings: Settings | None = None, dependencies: list | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, dependencies: list | None = None,
+               login_url: Callable[[str], str] | None = None) -> FastAPI:
     """The page's app. ``settings`` default to the environment's; ``dependencies`` guard every route (the
-    plugin passes Airflow's own access check)."""
+    plugin passes Airflow's own access check) and ``login_url(next)`` is where a visitor signs in."""
     if settings is None:
         from empathy import config
 
@@ -97,8 +99,11 @@ def create_app(settings: Settings | None = None, dependencies: list | None = Non
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
+        login = None
+        if exc.status_code in (401, 403):
+            login = login_url(str(request.url)) if login_url else "/"
         return render(request, "error.html", http_status=exc.status_code, status_code=exc.status_code,
-                      detail=str(exc.detail), login=exc.status_code in (401, 403))
+                      detail=str(exc.detail), login=login)
 
     def paging(page: int) -> pages.Paging:
         return pages.Paging(page, settings.ui_page_size)

@@ -27,7 +27,11 @@ OUTCOMES = (
 def _stats():
     """statsmodels' functions (imported once: the api-server warms this up when the app starts)."""
     from statsmodels.stats.multitest import multipletests
-    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
+    from statsmodels.stats.proportion import (
+        confint_proportions_2indep,
+        proportion_confint,
+        test_proportions_2indep,
+    )
 
     return proportion_confint, confint_proportions_2indep, test_proportions_2indep, multipletests
 
