@@ -95,7 +95,9 @@ def main() -> int:
         same = ui.refresh(con, settings, "bench")
         con.execute("UPDATE user_state SET updated_at = updated_at + INTERVAL 1 MINUTE WHERE hash(user_id) % 10 = 0")
         tenth = ui.refresh(con, settings, "bench")
-        user_far = con.execute("SELECT max(user_id) FROM user_state").fetchall()[0][0]
+        # the least worrying generated user: the overview's last page, worst first
+        user_far = con.execute("SELECT user_id FROM user_state WHERE user_id LIKE 'bg-%' ORDER BY CASE state "
+                               "WHEN 'delighted' THEN 1 ELSE 0 END DESC, sentiment DESC, user_id LIMIT 1").fetchall()[0][0]
         account = con.execute("SELECT account_id FROM user_state WHERE user_id = 'user_b'").fetchall()[0][0]
         email = con.execute("SELECT email FROM user_profiles WHERE user_id = 'user_b'").fetchall()[0][0]
         run_id = con.execute("SELECT run_id FROM pipeline_runs ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]

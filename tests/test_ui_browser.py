@@ -115,7 +115,7 @@ def _shot(driver, name: str) -> Path:
     """A screenshot of the whole page (the window grown to its height)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-    driver.set_window_size(1360, min(max(height + 40, 600), 6000))
+    driver.set_window_size(1360, min(max(height + 40, 600), 2400))
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(1360, 900)

@@ -127,7 +127,7 @@ def account_trend(rows: list[dict], width: int = 720, height: int = 220) -> Mark
     rows = [r for r in rows if r.get("day") is not None]
     if not rows:
         return empty("No history for this account yet.")
-    left, right, top, bottom = 44, 44, 12, 40
+    left, right, top, bottom = 44, 64, 12, 40
     band = (width - left - right) / len(rows)
     most = max(int(r.get("users") or 0) for r in rows) or 1
 
@@ -138,7 +138,7 @@ def account_trend(rows: list[dict], width: int = 720, height: int = 220) -> Mark
     for v in (-1, 0, 1):
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e4e4e8"/>'
                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" {FONT}>{v:+d}</text>')
-    body.append(f'<text x="{width - right + 6}" y="{top + 8}" {FONT}>{most} users</text>')
+    body.append(f'<text x="{width - 2}" y="{top + 8}" text-anchor="end" {FONT}>{most} user{"s" if most != 1 else ""}</text>')
     for i, r in enumerate(rows):
         base = height - bottom
         for state in ("at_risk", "frustrated"):
@@ -166,7 +166,7 @@ def intervals(items: list[dict], width: int = 720) -> Markup:
     items = [i for i in items if i.get("treatment") or i.get("holdout")]
     if not items:
         return empty("No enrolled users yet.")
-    row_h, left, right, top = 46, 190, 20, 24
+    row_h, left, right, top = 46, 250, 20, 24
     height = top + row_h * len(items) + 24
 
     def x(p: float) -> float:

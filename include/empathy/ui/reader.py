@@ -33,6 +33,7 @@ class Snapshot:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET parquet_metadata_cache = true")
+        store.run(self.con, "ui/page_macros.sql").fetchall()
         for table in TABLES:
             files = (manifest.get("files") or {}).get(table, {})
             if not files or not all(_FILE.match(n) for n in files.values()):
