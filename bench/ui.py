@@ -93,10 +93,11 @@ def main() -> int:
         bare = time.perf_counter() - t
         first = ui.refresh(con, settings, "bench")
         same = ui.refresh(con, settings, "bench")
-        con.execute("UPDATE user_state SET updated_at = updated_at + INTERVAL 1 MINUTE WHERE hash(user_id) % 10 = 0")
+        con.execute("UPDATE user_state SET updated_at = updated_at + INTERVAL 1 MINUTE WHERE user_id IN (SELECT user_id "
+                    "FROM user_state ORDER BY hash(user_id) LIMIT (SELECT greatest(1, count(*) // 10) FROM user_state))")
         tenth = ui.refresh(con, settings, "bench")
         # the least worrying generated user: the overview's last page, worst first
-        user_far = con.execute("SELECT user_id FROM user_state WHERE user_id LIKE 'bg-%' ORDER BY CASE state "
+        user_far = con.execute("SELECT user_id FROM user_state ORDER BY user_id LIKE 'bg-%' DESC, CASE state "
                                "WHEN 'delighted' THEN 1 ELSE 0 END DESC, sentiment DESC, user_id LIMIT 1").fetchall()[0][0]
         account = con.execute("SELECT account_id FROM user_state WHERE user_id = 'user_b'").fetchall()[0][0]
         email = con.execute("SELECT email FROM user_profiles WHERE user_id = 'user_b'").fetchall()[0][0]

@@ -148,9 +148,12 @@ def runs(snap: Snapshot, paging: Paging) -> dict:
 
 
 def uplift_page(snap: Snapshot) -> dict:
-    result = uplift.report(snap.rows("page_uplift"))
-    result["chart"] = charts.intervals(result["overall"])
-    return result
+    """Computed once per version of the read model (its counts change only with a new one)."""
+    if "uplift" not in snap.memo:
+        result = uplift.report(snap.rows("page_uplift"))
+        result["chart"] = charts.intervals(result["overall"])
+        snap.memo["uplift"] = result
+    return snap.memo["uplift"]
 
 
 WORDS = {"kind": KIND_WORDS, "status": STATUS_WORDS, "mode": MODE_WORDS, "simulation": SIMULATION_WORDS,

@@ -29,6 +29,7 @@ class Snapshot:
     def __init__(self, root: Path, manifest: dict, memory_mb: int):
         self.manifest = manifest
         self.version = manifest["version"]
+        self.memo: dict = {}   # what a page computes once per version
         self.con = duckdb.connect(":memory:", config={"memory_limit": f"{memory_mb}MB", "threads": 2})
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
