@@ -11,8 +11,8 @@ connection, and ``write`` leaves a new *version* beside the old ones:
 
 Cost grows with what changed, not with the database: a user is rendered again (evidence in words,
 redacted) only when their state row or history changed; actions and the decision log are written per week,
-and a week only when its fingerprint changed; the small tables are rewritten each time. Readers open the
-manifest ``CURRENT`` names, so they see one whole version or the previous one, never half of each.
+and a week only when its fingerprint changed; the small tables only when their sources changed. Readers
+open the manifest ``CURRENT`` names, so they see one whole version or the previous one, never half of each.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def _collect_garbage(root: Path, keep: dict) -> int:
         if path.name not in referenced:
             path.unlink(missing_ok=True)
             removed += 1
-    for path in root.glob(".*.tmp"):
+    for path in [*root.glob(".*.tmp"), *(root / "data").glob(".*.tmp")]:
         if time.time() - path.stat().st_mtime > 3600:   # left by a writer that died
             path.unlink(missing_ok=True)
     return removed
@@ -101,7 +101,9 @@ class _Version:
         self.data = self.root / "data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.prev = current_manifest(self.root) or {"version": 0, "files": {}, "fingerprints": {}, "marks": {}}
-        self.number = int(self.prev.get("version", 0)) + 1
+        on_disk = [int(p.stem.split("-")[1]) for p in self.root.glob("manifest-*.json") if p.stem.split("-")[1].isdigit()]
+        # above every version on disk, even when CURRENT was unreadable: a new file never replaces a kept one
+        self.number = max([int(self.prev.get("version", 0)), *on_disk]) + 1
         self.manifest = {"format": FORMAT, "version": self.number, "run_id": run_id,
                          "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "files": {}, "fingerprints": {}, "marks": {}, "figures": {}}
