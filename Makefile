@@ -19,9 +19,22 @@ export EMPATHY_HOME ?= $(CURDIR)/data
 export PATH := $(VENV)/bin:$(PATH)
 AIRFLOW := $(VENV)/bin/airflow
 
-.PHONY: setup demo run test up stack bench lint airflow-init clean
+.PHONY: setup browser demo run test up stack bench lint airflow-init clean
 
-setup: $(STAMP)  ## create .venv with everything pinned in requirements.txt (idempotent)
+setup: $(STAMP) browser  ## create .venv with everything pinned in requirements.txt (idempotent)
+
+# The Empathy page's browser test drives Debian's Chromium through its driver (no download at run time).
+# Installed here when missing and possible (root, or passwordless sudo, with apt-get); otherwise the test
+# is skipped with the reason. By hand: sudo apt-get install chromium chromium-driver
+browser:  ## headless Chromium and chromedriver for the browser test (apt-get, when missing and possible)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if ! command -v apt-get > /dev/null; then echo "note: no apt-get here: install Chromium and chromedriver to run the browser test"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2> /dev/null; then SUDO="sudo -n"; \
+	else echo "note: the browser test needs: sudo apt-get install chromium chromium-driver"; exit 0; fi; \
+	echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
+	$$SUDO apt-get install -y -q chromium chromium-driver > /dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q > /dev/null 2>&1 && $$SUDO apt-get install -y -q chromium chromium-driver > /dev/null 2>&1; } || \
+	  echo "note: apt-get could not install chromium: the browser test will be skipped"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +74,7 @@ bench: setup  ## benchmarks (figures and ratios, not pass/fail)
 	$(PY) bench/scorer.py
 	$(PY) bench/score.py
 	$(PY) bench/llm_cost.py
+	$(PY) bench/ui.py
 
 lint: setup
 	$(VENV)/bin/ruff check --select AIR3 dags plugins

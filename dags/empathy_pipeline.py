@@ -97,7 +97,7 @@ def empathy_pipeline():
         print(result["report"])
         if any(result["pending"].values()):
             return ["send_now"]
-        pipeline.clean_run(settings, run.run_id)
+        pipeline.finish(settings, run.run_id)   # nothing to send: this is the run's last task
         return []
 
     @task
@@ -145,7 +145,7 @@ def empathy_pipeline():
         settings = run_settings(context)
         text = pipeline.report(settings, RunInfo.from_dict(run))
         print(text)
-        pipeline.clean_run(settings, run["run_id"])  # every upstream task succeeded or was skipped
+        pipeline.finish(settings, run["run_id"])  # every upstream task succeeded or was skipped
         return text
 
     prepared = prepare()

@@ -36,7 +36,7 @@ def run_window(settings, as_of: datetime, *, run_id: str | None = None, mode: st
             ready = pipeline.rewrite(settings, claimed) if "email" in kinds else claimed
             out["deliveries"][group] = pipeline.record(settings, run, pipeline.send(settings, ready, run))
     out["report"] = pipeline.report(settings, run)
-    pipeline.clean_run(settings, run.run_id)
+    out["page"] = pipeline.finish(settings, run.run_id)   # the Empathy page's refresh figures
     return out
 
 

@@ -99,6 +99,14 @@ def test_dry_run_previews_everything_then_the_real_run_delivers_each_action_exac
     assert decide["holds"] == {"hold": {"sent": len(held)}}
     assert decide["decided"].get("slack_alert:pending") == len(sent_alerts)
 
+    from empathy import config  # the Empathy page followed, without opening the database
+    from empathy.ui.reader import ReadModel
+
+    page = ReadModel(config.load().ui_path).snapshot()
+    assert page.one("page_run", {"run_id": real.run_id}) and page.one("page_run", {"run_id": dry.run_id})
+    shown = page.rows("page_user_actions", {"user_id": "user_b", "limit": 50, "offset": 0})
+    assert {a["status"] for a in shown if a["kind"] == "slack_alert"} >= {"simulated", "sent"}
+
 
 def test_a_new_landed_file_rescored_its_user_only_and_nothing_is_sent_twice(world):
     slack, sendgrid = world["slack"], world["sendgrid"]

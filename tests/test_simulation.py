@@ -7,7 +7,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from runner import run_window
 
 START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -43,7 +42,7 @@ def test_a_backfill_respects_the_alert_cooldown_across_its_windows(demo_home):
     alerts = [d for d in decisions(demo_home, "backfill") if d[0] == "slack_alert"]
     assert alerts, "the demo's high-value negative accounts are alerted in a simulation"
     by_account: dict[str, list] = {}
-    for kind, user, account, as_of, status, reason, _ in alerts:
+    for _kind, _user, account, as_of, status, reason, _ in alerts:
         assert status == "simulated"
         by_account.setdefault(account, []).append((as_of, reason))
     for account, seen in by_account.items():

@@ -225,6 +225,25 @@ class Settings(BaseSettings):
         "SendGrid suppression group that mirrors holds (hold adds the user's email, release removes it); 0 = off.",
         ge=0)
 
+    # --- the Empathy page (empathy.ui) ----------------------------------------------------------
+    ui_dir: str = _setting(
+        "EMPATHY_UI_DIR", "",
+        "The page's read model (Parquet files the pipeline swaps in at the end of each run; the api-server "
+        "queries them and never opens empathy.duckdb); empty = `$EMPATHY_OUTBOX_DIR/.ui`.")
+    ui_history_points: int = _setting(
+        "EMPATHY_UI_HISTORY_POINTS", 400,
+        "State changes per user kept for the user's chart (the latest ones).", ge=2, le=10000)
+    ui_trend_days: int = _setting(
+        "EMPATHY_UI_TREND_DAYS", 60, "Days shown in the state-per-day and account trend charts.", ge=2, le=3650)
+    ui_page_size: int = _setting("EMPATHY_UI_PAGE_SIZE", 50, "Rows per page in the page's tables.", ge=5, le=1000)
+    ui_memory_mb: int = _setting(
+        "EMPATHY_UI_MEMORY_MB", 512, "Memory the api-server's in-process DuckDB may use for the page's queries.",
+        ge=64)
+    ui_redact_cache: int = _setting(
+        "EMPATHY_UI_REDACT_CACHE", 50000,
+        "Distinct customer texts whose redaction a refresh remembers (texts repeat across users and runs).",
+        ge=0, le=10_000_000)
+
     def replace(self, **changes) -> Settings:
         """A copy with some settings changed, validated like the rest (tests and benchmarks use it)."""
         return Settings.model_validate({**self.model_dump(), **changes})
@@ -240,6 +259,11 @@ class Settings(BaseSettings):
     @property
     def outbox(self) -> Path:
         return Path(self.outbox_dir) if self.outbox_dir else self.home / "outbox"
+
+    @property
+    def ui_path(self) -> Path:
+        """The page's read model (hidden inside the outbox: the api-server mounts the outbox already)."""
+        return Path(self.ui_dir) if self.ui_dir else self.outbox / ".ui"
 
     @property
     def work_dir(self) -> Path:

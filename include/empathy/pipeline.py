@@ -253,9 +253,16 @@ def record(settings: Settings, run: RunInfo, outcomes_path: str) -> dict:
     return counts
 
 
-def clean_run(settings: Settings, run_id: str) -> None:
-    """Remove a finished run's hand-off files (batches, claims, outcomes); the delivery journal stays."""
+def finish(settings: Settings, run_id: str) -> dict:
+    """The end of a run's last database task: the Empathy page's read model catches up with what the run
+    decided and sent (``empathy.ui.refresh``, which never fails a run), then the run's hand-off files
+    (batches, claims, outcomes) go; the delivery journal stays. Returns the refresh's figures."""
+    from empathy import ui
+
+    with store.connect(settings) as con:
+        figures = ui.refresh(con, settings, run_id)
     shutil.rmtree(_run_dir(settings, run_id), ignore_errors=True)
+    return figures
 
 
 # --- report ----------------------------------------------------------------------------------------------
