@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, dag, task
+from airflow.sdk import Param, TaskGroup, dag, task
 
-from empathy.connections import notify_failure
+from empathy.connections import landing_or_cron_schedule, notify_failure
 from empathy.runs import (
     DUCKDB_TASK,
     PIPELINE_CRON,
@@ -45,7 +45,7 @@ CHANNELS = {"slack_alerts": ["slack_alert"], "emails": ["email"]}
 
 @dag(
     dag_id="empathy_pipeline",
-    schedule=CronDataIntervalTimetable(PIPELINE_CRON, timezone="UTC"),
+    schedule=landing_or_cron_schedule(PIPELINE_CRON),  # hourly data intervals, or when files land
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=2,
