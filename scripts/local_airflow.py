@@ -39,8 +39,9 @@ LOCAL_TUNING = {
     "AIRFLOW__CORE__PARALLELISM": "4",
     "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-    "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+    # The scheduler sleeps this long when a loop found nothing to do (default 1 s): every task hop of a
+    # DAG run waits for it. 0.2 s cuts a backfilled window's scheduling wait ~5x for a few % of a core.
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
     "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
     "AIRFLOW__API__WORKERS": "1",

@@ -34,7 +34,7 @@ from typing import Self
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from local_airflow import EmbeddedPostgres, Processes, bin_path, free_port, tail  # noqa: E402
+from local_airflow import LOCAL_TUNING, EmbeddedPostgres, Processes, bin_path, free_port, tail  # noqa: E402
 
 PG_DIR = REPO / ".airflow" / "test-postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -241,10 +241,11 @@ class Airflow:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._log_ports[0]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._log_ports[1]),
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            **{k: v for k, v in LOCAL_TUNING.items() if k.startswith(("AIRFLOW__SCHEDULER__", "AIRFLOW__DAG_PROC"))},
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            # the landing watcher is registered when the DAG file is parsed unpaused: parse often, look often
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "EMPATHY_LANDING_POLL_S": "1",
             "EMPATHY_HOME": str(self.empathy_home),
             "EMPATHY_WORK_DIR": str(self.work_dir),
             "EMPATHY_OUTBOX_DIR": str(self.root / "outbox"),

@@ -30,13 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 PIPELINE = "empathy_pipeline"
-# The watcher is registered when the DAG file is parsed unpaused; look often so the stack starts quickly.
-STACK_ENV = {"AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5", "EMPATHY_LANDING_POLL_S": "1"}
 
 
 def celery_stack(**kwargs) -> harness.Airflow:
-    return harness.Airflow(executor="CeleryExecutor", extra_env={**STACK_ENV, **kwargs.pop("extra_env", {})},
-                           **kwargs)
+    return harness.Airflow(executor="CeleryExecutor", **kwargs)
 
 
 SMOKE_DAG = textwrap.dedent('''
