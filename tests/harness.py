@@ -34,7 +34,15 @@ from typing import Self
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from local_airflow import LOCAL_TUNING, EmbeddedPostgres, Processes, bin_path, free_port, tail  # noqa: E402
+from local_airflow import (  # noqa: E402
+    LOCAL_TUNING,
+    EmbeddedPostgres,
+    Processes,
+    airflow_argv,
+    bin_path,
+    free_port,
+    tail,
+)
 
 PG_DIR = REPO / ".airflow" / "test-postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -46,13 +54,52 @@ LOCK_ERROR = re.compile(r"could not set lock on file|conflicting lock is held|lo
 _server: EmbeddedPostgres | None = None
 
 
+@contextlib.contextmanager
+def _server_lock():
+    """One process at a time decides to start or stop the shared server (two sessions may overlap)."""
+    import fcntl
+
+    PG_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(PG_DIR.with_name(PG_DIR.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _users() -> Path:
+    return PG_DIR.with_name(PG_DIR.name + ".users")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def metadata_server() -> EmbeddedPostgres:
-    """The session's PostgreSQL (started on first use, stopped when the interpreter exits)."""
+    """The session's PostgreSQL: started on first use (or adopted from an overlapping session), and
+    stopped when the last process using it exits."""
     global _server
     if _server is None:
-        _server = EmbeddedPostgres(PG_DIR, durable=False).start()
-        atexit.register(_server.stop)
+        with _server_lock():
+            _users().mkdir(exist_ok=True)
+            (_users() / str(os.getpid())).touch()
+            _server = EmbeddedPostgres(PG_DIR, durable=False).start()
+        atexit.register(_release_server)
     return _server
+
+
+def _release_server() -> None:
+    with _server_lock():
+        (_users() / str(os.getpid())).unlink(missing_ok=True)
+        for user in _users().iterdir():
+            if not _alive(int(user.name)):
+                user.unlink(missing_ok=True)  # a session that was killed
+        if not any(_users().iterdir()) and _server is not None:
+            _server.stop()
 
 
 def template_database(pg: EmbeddedPostgres) -> str:
@@ -119,6 +166,7 @@ class Airflow:
     default_concurrency: int = 2
     keep_files: bool = False
     verbose: bool = False
+    preload: bool = True  # the scheduler imports the task-time modules before forking (as make up does)
 
     def __post_init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="empathy-e2e-"))
@@ -272,7 +320,8 @@ class Airflow:
         return path
 
     def _spawn(self, name: str, args: list[str], role: str = "core") -> None:
-        self.procs.spawn(name, [bin_path("airflow"), *args], self.env(role), self.root / f"{name}.log")
+        argv = airflow_argv(*args) if self.preload else [bin_path("airflow"), *args]
+        self.procs.spawn(name, argv, self.env(role), self.root / f"{name}.log")
 
     def cli(self, *args: str, timeout: float = 300) -> str:
         out = _run([bin_path("airflow"), *args], self.env(), timeout=timeout)
