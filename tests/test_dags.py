@@ -26,8 +26,7 @@ def test_every_dag_file_imports_without_errors(dagbag):
 
 
 def test_pipeline_is_time_scheduled_with_data_intervals_or_when_files_land(dagbag):
-    from airflow.sdk import CronDataIntervalTimetable
-    from airflow.sdk import AssetOrTimeSchedule
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 
     dag = dagbag.get_dag("empathy_pipeline")
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
