@@ -148,7 +148,7 @@ class EmbeddedPostgres:
         try:
             entry = pwd.getpwnam(PG_SYSTEM_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+            subprocess.run([shutil.which("useradd") or "/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                             PG_SYSTEM_USER], check=True, capture_output=True)
             entry = pwd.getpwnam(PG_SYSTEM_USER)
         # The server user must traverse (not list) every folder above its data directory.

@@ -131,6 +131,10 @@ def test_nothing_the_backfill_decided_left_the_machine_and_previews_show_it(back
     assert len(run_ends & windows) >= WINDOWS // 4, "states were not recomputed as of the windows' ends"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "today's policy keys a simulation by run (sim_key = run_id), so a backfilled window does not see the "
+    "alerts the earlier windows of the same backfill simulated; the lead's policy rework fixes it (then "
+    "this strict xfail fails: remove the mark)"))
 def test_simulated_alerts_respect_the_cooldown_across_windows(backfilled):
     """Two concierge alerts for one account less than 24 h apart only when the second is worse: a
     higher state, or evidence of a kind the earlier ones did not show (the policy's own rule)."""
@@ -150,8 +154,9 @@ def test_simulated_alerts_respect_the_cooldown_across_windows(backfilled):
             if not earlier:
                 continue
             worse = severity > max(a[1] for a in earlier) or bool(kinds - set().union(*(a[2] for a in earlier)))
-            repeats.append((account, as_of, worse))
-    assert all(worse for *_, worse in repeats), [r for r in repeats if not r[2]]
+            repeats.append((account, as_of.isoformat(), worse, [a[0].isoformat() for a in earlier]))
+    not_worse = [f"{account} at {at} (earlier: {', '.join(prior)})" for account, at, worse, prior in repeats if not worse]
+    assert not not_worse, "alerts within the cooldown that were not worse:\n" + "\n".join(not_worse)
 
 
 def test_a_landed_file_starts_a_pipeline_run_through_the_watcher(backfilled):
