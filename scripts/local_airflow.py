@@ -330,12 +330,14 @@ def up(argv: list[str] | None = None) -> int:
                "PYTHONUNBUFFERED": "1"}
         (home / "metadata.env").write_text(f"export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN='{url}'\n")
         say(f"migrating the metadata database (log: {home / 'db-migrate.log'})")
-        with (home / "db-migrate.log").open("w") as out:
-            subprocess.run([bin_path("airflow"), "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                           check=True, cwd=home)
-        subprocess.run([bin_path("airflow"), "pools", "set", "duckdb", "1",
-                        "DuckDB allows one writer: every task that opens the database takes this slot"],
-                       env=env, check=True, capture_output=True, cwd=home)
+        for args, log in ((["db", "migrate"], home / "db-migrate.log"),
+                          (["pools", "set", "duckdb", "1", "DuckDB allows one writer: every task that opens "
+                            "the database takes this slot"], home / "pools.log")):
+            with log.open("w") as out:
+                done = subprocess.run([bin_path("airflow"), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                      cwd=home, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"airflow {args[0]} {args[1]} failed ({done.returncode}):\n{tail(log, 3000)}")
         for name in COMPONENTS:
             procs.spawn(name, airflow_argv(name), env, logs / f"{name}.log")
         say(f"UI: http://localhost:{port}  (user admin, password in {home / 'simple_auth_manager_passwords.json.generated'})")
@@ -349,8 +351,8 @@ def up(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 0
-    except subprocess.CalledProcessError as exc:
-        say(f"failed: {' '.join(map(str, exc.cmd))} (see the log above)")
+    except (RuntimeError, TimeoutError) as exc:  # a component that would not start, a server that failed
+        say(f"failed: {exc}")
         return 1
     finally:
         say("stopping")
