@@ -45,6 +45,7 @@ LOCAL_TUNING = {
     "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
     "AIRFLOW__API__WORKERS": "1",
+    "AIRFLOW__API__HOST": "127.0.0.1",  # this machine only; set 0.0.0.0 to serve the UI to others
     "AIRFLOW__TRIGGERER__CAPACITY": "100",
 }
 
@@ -231,16 +232,26 @@ class Proc:
 
 
 class Processes:
-    """Child processes, each in its own session (so its children go with it), logging to a file."""
+    """Child processes, each in its own session (so its children go with it), logging to a file.
 
-    def __init__(self, cwd: Path):
+    ``registry``: a file listing the live process groups, so whoever started *us* can stop them
+    even if we are killed without a chance to clean up (see ``kill_registered``)."""
+
+    def __init__(self, cwd: Path, registry: Path | None = None):
         self.cwd = cwd
+        self.registry = registry
         self.procs: list[Proc] = []
+
+    def _write_registry(self) -> None:
+        if self.registry is not None:
+            live = [p.popen.pid for p in self.procs if p.popen is not None and p.popen.poll() is None]
+            self.registry.write_text(json.dumps(live))
 
     def spawn(self, name: str, argv: list[str], env: dict, log: Path) -> Proc:
         proc = Proc(name, argv, env, log)
         self._start(proc)
         self.procs.append(proc)
+        self._write_registry()
         return proc
 
     def _start(self, proc: Proc) -> None:
@@ -253,6 +264,7 @@ class Processes:
         self._stop_one(proc)
         proc.restarts += 1
         self._start(proc)
+        self._write_registry()
 
     def exited(self) -> list[Proc]:
         return [p for p in self.procs if p.popen is not None and p.popen.poll() is not None]
@@ -280,6 +292,18 @@ class Processes:
         for proc in self.procs:
             self._stop_one(proc, grace=30)
         self.procs.clear()
+        self._write_registry()
+
+
+def kill_registered(registry: Path) -> None:
+    """SIGKILL the process groups a (dead) ``Processes`` left in its registry file."""
+    try:
+        groups = json.loads(registry.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def tail(path: Path, chars: int = 4000) -> str:
@@ -317,7 +341,7 @@ def up(argv: list[str] | None = None) -> int:
         print(f"[up {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind through finally: stop everything
-    procs = Processes(cwd=home)
+    procs = Processes(cwd=home, registry=home / "components.json")
     pg = None
     try:
         url, pg = metadata_url(home, say)
@@ -330,14 +354,14 @@ def up(argv: list[str] | None = None) -> int:
                "PYTHONUNBUFFERED": "1"}
         (home / "metadata.env").write_text(f"export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN='{url}'\n")
         say(f"migrating the metadata database (log: {home / 'db-migrate.log'})")
-        for args, log in ((["db", "migrate"], home / "db-migrate.log"),
+        for cli, log in ((["db", "migrate"], home / "db-migrate.log"),
                           (["pools", "set", "duckdb", "1", "DuckDB allows one writer: every task that opens "
                             "the database takes this slot"], home / "pools.log")):
             with log.open("w") as out:
-                done = subprocess.run([bin_path("airflow"), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                done = subprocess.run([bin_path("airflow"), *cli], env=env, stdout=out, stderr=subprocess.STDOUT,
                                       cwd=home, check=False)
             if done.returncode != 0:
-                raise RuntimeError(f"airflow {args[0]} {args[1]} failed ({done.returncode}):\n{tail(log, 3000)}")
+                raise RuntimeError(f"airflow {cli[0]} {cli[1]} failed ({done.returncode}):\n{tail(log, 3000)}")
         for name in COMPONENTS:
             procs.spawn(name, airflow_argv(name), env, logs / f"{name}.log")
         say(f"UI: http://localhost:{port}  (user admin, password in {home / 'simple_auth_manager_passwords.json.generated'})")

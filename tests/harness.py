@@ -41,6 +41,7 @@ from local_airflow import (  # noqa: E402
     airflow_argv,
     bin_path,
     free_port,
+    kill_registered,
     tail,
 )
 
@@ -157,6 +158,8 @@ class Airflow:
     ``executor``: ``LocalExecutor`` (the ``make up`` shape) or ``CeleryExecutor`` (the compose shape:
     a ``duckdb``-queue worker with concurrency 1 that sees EMPATHY_HOME, and a default-queue worker
     whose EMPATHY_HOME is unusable, so a task wrongly routed there fails loudly).
+    ``via_up``: start the deployment with ``make up``'s own command (``local_airflow.py up``, on this
+    deployment's database) instead of the components one by one: the tests then run on what ships.
     """
 
     executor: str = "LocalExecutor"
@@ -167,6 +170,7 @@ class Airflow:
     keep_files: bool = False
     verbose: bool = False
     preload: bool = True  # the scheduler imports the task-time modules before forking (as make up does)
+    via_up: bool = False
 
     def __post_init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="empathy-e2e-"))
@@ -218,6 +222,12 @@ class Airflow:
             (self.root / "NOT-THE-DUCKDB-WORKER").write_text("tasks on this worker must not open DuckDB\n")
             self._claim_redis_db()
         self.say(f"metadata db {self.db_name} on 127.0.0.1:{self.pg.port}; files in {self.root}")
+        if self.via_up:
+            self.procs.spawn("up", [sys.executable, str(REPO / "scripts" / "local_airflow.py"), "up"],
+                             {**self.env(), "AIRFLOW__API__PORT": str(self.port)}, self.root / "up.log")
+            self.wait(self._all_healthy, 300, "make up's components to be healthy")
+            self.say(f"up (make up): {self.url} (admin / {self.password})")
+            return
         self._spawn("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"])
         for name in ("scheduler", "dag-processor", "triggerer"):
             self._spawn(name, [name])
@@ -232,9 +242,14 @@ class Airflow:
         self.wait(lambda: self._get("/api/v2/monitor/health", auth=False), 300, "the api-server")
         self.say(f"up: {self.url} (admin / {self.password})")
 
+    def _all_healthy(self):
+        status = self._get("/api/v2/monitor/health", auth=False)
+        return status and all((v or {}).get("status") == "healthy" for v in status.values())
+
     def stop(self) -> None:
         """Stop every process we started, drop the database, free the Redis database, remove the files."""
         self.procs.stop_all()
+        kill_registered(self.root / "airflow" / "components.json")  # what `up` left, had it been killed
         if self.redis_db is not None:
             with contextlib.suppress(Exception):
                 import redis
@@ -252,6 +267,8 @@ class Airflow:
         """The tail of every component's log: what a failing test prints."""
         parts = [f"--- {p.name} (exit {p.popen.poll() if p.popen else '-'}, {p.log}) ---\n{tail(p.log, chars)}"
                  for p in self.procs.procs]
+        parts += [f"--- {log.stem} ({log}) ---\n{tail(log, chars)}"
+                  for log in sorted((self.root / "airflow" / "logs" / "components").glob("*.log"))]
         return "\n".join(parts) or "(no component started)"
 
     def _claim_redis_db(self) -> None:
@@ -459,8 +476,12 @@ class Airflow:
         return seen
 
     def restarts(self) -> dict[str, int]:
-        """Components that are no longer running (name -> exit code): a healthy deployment has none."""
-        return {p.name: p.popen.returncode for p in self.procs.exited()}
+        """Components that exited (name -> exit code or "restarted by up"): a healthy deployment has none."""
+        exited: dict = {p.name: p.popen.returncode for p in self.procs.exited()}
+        if self.via_up:
+            for name in re.findall(r"\] (\S+) exited \(", tail(self.root / "up.log", 10**7)):
+                exited[name] = "restarted by up"
+        return exited
 
 
 def demo_data(af: Airflow, *extra: str) -> None:

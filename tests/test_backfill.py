@@ -1,7 +1,8 @@
 """A backfill a marketer can trust, the way the UI's Backfill dialog makes it, on the `make up` shape.
 
-A live deployment from the shared harness: LocalExecutor, scheduler, dag-processor, triggerer and
-api-server on the embedded PostgreSQL (a database cloned from the migrated template). Slack and
+A live deployment started by `make up`'s own command (``local_airflow.py up``: LocalExecutor,
+scheduler, dag-processor, triggerer and api-server, with its tuning), on a database of the harness's
+embedded PostgreSQL cloned from the migrated template. Slack and
 SendGrid are configured and point at stand-ins. The landed history is ingested first (so the landing
 watcher has nothing to announce); unpausing the DAG starts its latest scheduled run, which scores
 everyone and delivers its own, real decisions, as a live deployment would have. Then
@@ -41,7 +42,7 @@ def deployment():
     with contextlib.ExitStack() as stack:
         slack = stack.enter_context(SlackStandin())
         sendgrid = stack.enter_context(SendGridStandin())
-        af = harness.Airflow(extra_env={
+        af = harness.Airflow(via_up=True, extra_env={
             "AIRFLOW_CONN_SLACK_API_DEFAULT": slack.connection(),
             "AIRFLOW_CONN_SENDGRID_DEFAULT": sendgrid.connection(),
         })

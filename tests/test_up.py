@@ -1,16 +1,12 @@
-"""`make up` (scripts/local_airflow.py): the embedded PostgreSQL it starts, and the whole command
-started, checked healthy and stopped, on a configured database used as is."""
+"""`make up` (scripts/local_airflow.py): the embedded PostgreSQL it starts or the database it is given."""
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
-import harness
-from local_airflow import EmbeddedPostgres, free_port
+import harness  # noqa: F401 - puts scripts/ on sys.path
+from local_airflow import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
 
@@ -43,30 +39,25 @@ def test_database_names_are_never_interpolated_as_sql(tmp_path):
         pg.create_database('x"; DROP DATABASE postgres; --')
 
 
-def test_make_up_starts_healthy_and_stops_everything_on_a_configured_database(tmp_path):
-    """`make up` with AIRFLOW__DATABASE__SQL_ALCHEMY_CONN set: that database as is, no embedded server;
-    AIRFLOW_HOME and AIRFLOW__API__PORT honoured; every component healthy; nothing left running."""
-    server = harness.metadata_server()
-    db = "airflow_up_" + os.urandom(4).hex()
-    server.create_database(db, template=harness.template_database(server))
-    port = free_port()
-    home = tmp_path / "airflow-home"
-    env = {**harness._clean_environ(), "AIRFLOW_HOME": str(home), "AIRFLOW__API__PORT": str(port),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url(db),
-           "AIRFLOW__CORE__DAGS_FOLDER": str(harness.REPO / "dags"),
-           "AIRFLOW__CORE__PLUGINS_FOLDER": str(harness.REPO / "plugins"),
-           "EMPATHY_HOME": str(tmp_path / "empathy")}
+def test_make_up_uses_a_configured_database_as_is_and_otherwise_its_own_server(tmp_path, monkeypatch):
+    """AIRFLOW__DATABASE__SQL_ALCHEMY_CONN set: used as is, no server started. Unset: the embedded server
+    under AIRFLOW_HOME, with an `airflow` database. (The whole `make up` runs in tests/test_backfill.py.)"""
+    import psycopg
+
+    from local_airflow import metadata_url
+
+    said: list[str] = []
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://u@db.example:5432/airflow")
+    assert metadata_url(tmp_path, said.append) == ("postgresql+psycopg2://u@db.example:5432/airflow", None)
+    assert not (tmp_path / "postgres").exists()
+
+    monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    url, pg = metadata_url(tmp_path, said.append)
     try:
-        out = subprocess.run([sys.executable, str(harness.REPO / "scripts" / "local_airflow.py"), "up", "--check"],
-                             env=env, capture_output=True, text=True, timeout=600)
-        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}"
-                         for p in (home / "logs" / "components").glob("*.log"))
-        assert out.returncode == 0, out.stdout + out.stderr + logs
-        assert f"UI: http://localhost:{port}" in out.stdout
-        assert "healthy: metadatabase healthy, scheduler healthy, triggerer healthy, dag_processor healthy" \
-            in out.stdout, out.stdout
-        assert "embedded PostgreSQL" not in out.stdout and not (home / "postgres").exists()
-        assert not listening(port), "the api-server was left running"
-        assert server.url(db) in (home / "metadata.env").read_text()
+        assert pg.data_dir == (tmp_path / "postgres").resolve()
+        assert url == f"postgresql+psycopg2://postgres@127.0.0.1:{pg.port}/airflow"
+        with psycopg.connect(url.replace("postgresql+psycopg2", "postgresql")) as con:
+            assert con.execute("SELECT current_database()").fetchone() == ("airflow",)
+        assert any("embedded PostgreSQL" in line for line in said)
     finally:
-        server.drop_database(db)
+        pg.stop()
