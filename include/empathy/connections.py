@@ -168,17 +168,22 @@ class LandingFilesTrigger(BaseEventTrigger):
         from empathy.ingest import pending_files
 
         settings = config.load()
+        if not settings.landing.is_dir():
+            raise FileNotFoundError(f"{settings.landing} does not exist (yet), or this triggerer cannot see it")
         return pending_files(settings), settings.landing_poll_s
 
     async def run(self):
         announced: set[str] = set()
-        poll_s = 10.0
+        poll_s, problem = 10.0, None
         while True:
             try:
                 pending, poll_s = await asyncio.to_thread(self._look)
+                problem = None
             except Exception as exc:  # noqa: BLE001 - an unreadable folder or setting must not stop the watch
-                log.warning("landing watch: cannot look at the landing folder (%s: %s); next look in %ss",
-                            type(exc).__name__, exc, poll_s)
+                if str(exc) != problem:  # said once, not at every look
+                    log.warning("landing watch: cannot look at the landing folder (%s: %s); looking again "
+                                "every %ss", type(exc).__name__, exc, poll_s)
+                problem = str(exc)
                 pending = sorted(announced)
             new = [name for name in pending if name not in announced]
             if new:
