@@ -106,6 +106,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--only", choices=["bare", "pipeline"], help="one of the two backfills")
     parser.add_argument("--no-preload", action="store_true", help="the scheduler without PRELOAD (a plain `airflow`)")
+    parser.add_argument("--via-up", action="store_true", help="start the deployment with make up's own command")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for every component, e.g. AIRFLOW__CORE__PARALLELISM=2")
     args = parser.parse_args()
@@ -116,7 +117,8 @@ def main() -> int:
         (dags / source.name).write_text(source.read_text())
     (dags / "bare_chain.py").write_text(BARE_DAG)
     first = day - timedelta(hours=args.windows)
-    with harness.Airflow(dags_folder=dags, verbose=True, extra_env=extra, preload=not args.no_preload) as af:
+    with harness.Airflow(dags_folder=dags, verbose=True, extra_env=extra, preload=not args.no_preload,
+                         via_up=args.via_up) as af:
         harness.demo_data(af, "--start", day.isoformat())
         per_window = {}
         if args.only != "pipeline":
