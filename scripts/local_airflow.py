@@ -53,9 +53,10 @@ LOCAL_TUNING = {
 # Imported by the scheduler before LocalExecutor forks its workers, so every task process (forked from
 # a worker) starts with them loaded instead of importing them again (~0.5 s per task on 2 busy cores).
 # Only modules that start no thread at import: forking a process with extra threads can deadlock
-# (pyarrow starts jemalloc's background thread, so it is not here).
-PRELOAD = ("duckdb", "pydantic", "empathy.pipeline", "empathy.ingest", "empathy.state", "empathy.signals",
-           "empathy.scoring")
+# (pyarrow starts jemalloc's background thread, so neither it nor the modules that import it are
+# here; tests/test_up.py checks both).
+PRELOAD = ("duckdb", "pydantic", "jinja2", "httpx", "empathy.pipeline", "empathy.store", "empathy.scoring",
+           "empathy.content")
 
 
 def airflow_argv(command: str, *args: str) -> list[str]:

@@ -61,3 +61,24 @@ def test_make_up_uses_a_configured_database_as_is_and_otherwise_its_own_server(t
         assert any("embedded PostgreSQL" in line for line in said)
     finally:
         pg.stop()
+
+
+def test_preloaded_modules_import_and_start_no_thread():
+    """The scheduler imports PRELOAD before LocalExecutor forks: every name must import (a renamed module
+    would stop the scheduler), and none may start a thread (forking a process with threads can deadlock)."""
+    import subprocess
+    import sys
+
+    from local_airflow import PRELOAD
+
+    code = ("import importlib, os, sys; before = len(os.listdir('/proc/self/task')); "
+            "[importlib.import_module(n) for n in sys.argv[1:]]; "
+            "print(before, len(os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", code, *PRELOAD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, after = map(int, out.stdout.split())
+    assert after == before, f"importing {PRELOAD} started {after - before} thread(s)"
+    # the check itself can fail: pyarrow starts jemalloc's background thread
+    out = subprocess.run([sys.executable, "-c", code, "pyarrow"], capture_output=True, text=True, timeout=120)
+    before, after = map(int, out.stdout.split())
+    assert after > before
