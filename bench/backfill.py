@@ -9,6 +9,7 @@ to the floor. Figures, not pass/fail: ``python bench/backfill.py [--windows 12]`
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -117,6 +118,13 @@ def main() -> int:
         (dags / source.name).write_text(source.read_text())
     (dags / "bare_chain.py").write_text(BARE_DAG)
     first = day - timedelta(hours=args.windows)
+    try:
+        return run(args, dags, day, first, extra)
+    finally:
+        shutil.rmtree(dags, ignore_errors=True)
+
+
+def run(args, dags: Path, day: datetime, first: datetime, extra: dict) -> int:
     with harness.Airflow(dags_folder=dags, verbose=True, extra_env=extra, preload=not args.no_preload,
                          via_up=args.via_up) as af:
         harness.demo_data(af, "--start", day.isoformat())
