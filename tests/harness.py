@@ -1,7 +1,7 @@
 """One harness for the end-to-end tests (a live scheduler, the Celery stack) and `make stack`.
 
 - **One metadata server** per test session: the embedded PostgreSQL of ``make up``
-  (``scripts/local_airflow.py``), data in ``.airflow/test-postgres`` (kept across sessions, fsync off).
+  (``scripts/embedded_pg.py``), data in ``.airflow/test-postgres`` (kept across sessions, fsync off).
 - **One pre-migrated template**: ``airflow db migrate`` and the ``duckdb`` pool run once per Airflow
   version; every deployment gets its own database cloned from it (``CREATE DATABASE ... TEMPLATE``),
   fresh in about a second.
@@ -25,8 +25,6 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -34,16 +32,9 @@ from typing import Self
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from local_airflow import (  # noqa: E402
-    LOCAL_TUNING,
-    EmbeddedPostgres,
-    Processes,
-    airflow_argv,
-    bin_path,
-    free_port,
-    kill_registered,
-    tail,
-)
+from airflow_rest import RestApi  # noqa: E402
+from embedded_pg import EmbeddedPostgres, free_port, tail  # noqa: E402
+from local_airflow import LOCAL_TUNING, Processes, airflow_argv, bin_path, kill_registered  # noqa: E402
 
 PG_DIR = REPO / ".airflow" / "test-postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -152,7 +143,7 @@ def redis_unreachable() -> str | None:
 
 
 @dataclass
-class Airflow:
+class Airflow(RestApi):
     """One throwaway Airflow deployment on the session's PostgreSQL.
 
     ``executor``: ``LocalExecutor`` (the ``make up`` shape) or ``CeleryExecutor`` (the compose shape:
@@ -365,95 +356,6 @@ class Airflow:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
             time.sleep(every)
-
-    # --- REST API --------------------------------------------------------------------------------
-
-    def _request(self, method: str, path: str, body=None, auth: bool = True):
-        headers = {"Content-Type": "application/json"}
-        if auth:
-            headers["Authorization"] = f"Bearer {self.token()}"
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            raw = resp.read()
-            return json.loads(raw) if raw else {}
-
-    def _get(self, path: str, auth: bool = True):
-        """GET, or None while the server is not answering (or answers 404)."""
-        try:
-            return self._request("GET", path, auth=auth)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            return None
-
-    def token(self) -> str:
-        if self._token is None:
-            req = urllib.request.Request(
-                f"{self.url}/auth/token", method="POST", headers={"Content-Type": "application/json"},
-                data=json.dumps({"username": "admin", "password": self.password}).encode())
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                self._token = json.loads(resp.read())["access_token"]
-        return self._token
-
-    def api(self, method: str, path: str, body=None):
-        try:
-            return self._request(method, path, body)
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path} -> {exc.code}: {exc.read()[:2000]!r}") from exc
-
-    def health(self) -> dict:
-        """Component -> status, from /api/v2/monitor/health (what the UI's health badge shows)."""
-        return {k: (v or {}).get("status") for k, v in self._request("GET", "/api/v2/monitor/health", auth=False).items()}
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> dict:
-        def parsed():
-            errors = self._get("/api/v2/importErrors") or {}
-            if errors.get("import_errors"):
-                raise RuntimeError(f"DAG import errors: {json.dumps(errors['import_errors'])[:4000]}")
-            return self._get(f"/api/v2/dags/{dag_id}")
-        return self.wait(parsed, timeout, f"DAG {dag_id} to be parsed")
-
-    def set_paused(self, dag_id: str, paused: bool) -> None:
-        self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
-
-    def trigger(self, dag_id: str, run_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
-        body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
-        return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
-
-    def _pages(self, path: str, key: str, page: int = 100) -> list[dict]:
-        items: list[dict] = []
-        sep = "&" if "?" in path else "?"
-        while True:
-            batch = self.api("GET", f"{path}{sep}limit={page}&offset={len(items)}")
-            items.extend(batch[key])
-            if len(batch[key]) < page or len(items) >= batch.get("total_entries", 0):
-                return items
-
-    def runs(self, dag_id: str) -> list[dict]:
-        return self._pages(f"/api/v2/dags/{dag_id}/dagRuns?order_by=logical_date", "dag_runs")
-
-    def task_instances(self, dag_id: str, run_id: str = "~") -> list[dict]:
-        """Task instances of one run, or of every run (``~``)."""
-        quoted = urllib.parse.quote(run_id, safe="~")
-        return self._pages(f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances", "task_instances")
-
-    def default_conf(self, dag_id: str) -> dict:
-        """The DAG's Params at their defaults: what the UI's Backfill dialog sends as dag_run_conf."""
-        params = self.api("GET", f"/api/v2/dags/{dag_id}/details").get("params") or {}
-        return {name: (p.get("value") if isinstance(p, dict) else p) for name, p in params.items()}
-
-    def create_backfill(self, dag_id: str, from_date: str, to_date: str, **options) -> dict:
-        """POST /api/v2/backfills with the dialog's defaults (max_active_runs 1, reprocess none)."""
-        body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date, "max_active_runs": 1,
-                "reprocess_behavior": "none", "run_backwards": False,
-                "dag_run_conf": self.default_conf(dag_id), **options}
-        return self.api("POST", "/api/v2/backfills", body)
-
-    def backfill(self, backfill_id: int) -> dict:
-        return self.api("GET", f"/api/v2/backfills/{backfill_id}")
 
     # --- what the logs say -------------------------------------------------------------------------
 

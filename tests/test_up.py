@@ -1,12 +1,14 @@
-"""`make up` (scripts/local_airflow.py): the embedded PostgreSQL it starts or the database it is given."""
+"""`make up` (scripts/local_airflow.py, scripts/embedded_pg.py): the embedded PostgreSQL it starts or the
+database it is given, and what its scheduler preloads."""
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 
 import harness  # noqa: F401 - puts scripts/ on sys.path
-from local_airflow import EmbeddedPostgres
+from embedded_pg import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
 
@@ -16,18 +18,19 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_embedded_postgres_starts_keeps_its_port_and_stops(tmp_path):
+def test_embedded_postgres_starts_adopts_keeps_its_data_and_stops(tmp_path):
     pg = EmbeddedPostgres(tmp_path / "pg", durable=False)
     try:
         pg.start()
         assert pg.running() and pg.execute("SELECT 40 + 2") == [(42,)]
+        pg.create_database("kept", template="template1")
+        assert EmbeddedPostgres(tmp_path / "pg").start().port == pg.port  # a second start adopts the server
         port = pg.port
-        assert EmbeddedPostgres(tmp_path / "pg").start().port == port  # a second start adopts the running server
         pg.stop()
         assert not pg.running() and not listening(port)
-        assert pg.start().port == port  # the data directory and its port are kept for the next start
-        pg.create_database("cloned", template="template1")
-        assert pg.has_database("cloned")
+        pg.start()  # the same data directory: its databases are still there
+        assert pg.has_database("kept")
+        assert json.loads((tmp_path / "pg.json").read_text())["port"] == pg.port  # what the next start tries
     finally:
         pg.stop()
     assert not pg.running()
