@@ -28,11 +28,11 @@ import harness
 from standins.sendgrid_server import SendGridStandin
 from standins.slack_server import SlackStandin
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 PIPELINE = "empathy_pipeline"
 WINDOWS = 24  # a day of hourly windows
 COOLDOWN_H = 24  # the default alert_cooldown_h
-RUNS_TIMEOUT_S = 900  # a ceiling for a loaded machine; the figure to beat is in bench/backfill.py
+RUNS_TIMEOUT_S = 1800  # a ceiling for a loaded machine (up to ~45 s a window seen), not a speed target
 
 
 @pytest.fixture(scope="module")
