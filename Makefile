@@ -10,10 +10,6 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow/local
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export AIRFLOW__CORE__PARALLELISM ?= 4
-export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG ?= 4
-export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL ?= 30
-export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL ?= 30
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION ?= False
 export EMPATHY_HOME ?= $(CURDIR)/data
 export PATH := $(VENV)/bin:$(PATH)
@@ -38,36 +34,39 @@ browser:  ## headless Chromium and chromedriver for the browser test (apt-get, w
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	@echo "Installing the pinned environment into .venv (log: .venv/install.log) ..."
+	@($(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -r requirements.txt \
+	  && $(PY) -m pip install --quiet --no-deps -e .) > $(VENV)/install.log 2>&1 \
+	  || (tail -n 40 $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 
+# `make demo` / `make run`: dag.test() is one process, one writer, so SQLite is enough for them.
 $(AIRFLOW_HOME)/.initialised: $(STAMP)
 	@mkdir -p $(AIRFLOW_HOME)
-	$(AIRFLOW) db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
-	$(AIRFLOW) pools set duckdb 1 "DuckDB allows one writer: every task that opens the database takes this slot" > /dev/null
+	@$(AIRFLOW) db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	@$(AIRFLOW) pools set duckdb 1 "DuckDB allows one writer: every task that opens the database takes this slot" > /dev/null 2>&1
 	@touch $@
 
-airflow-init: $(AIRFLOW_HOME)/.initialised  ## metadata DB (SQLite) and the one-slot duckdb pool
+airflow-init: $(AIRFLOW_HOME)/.initialised  ## SQLite metadata DB for demo/run, and the one-slot duckdb pool
 
-demo: setup airflow-init  ## demo journeys -> one full empathy_pipeline run -> a readable summary
-	$(PY) -m empathy demo-data --home "$(EMPATHY_HOME)"
-	$(PY) scripts/run_pipeline.py
-	@echo; $(PY) -m empathy summary; echo; echo "Previews of what was (or would be) sent: $(EMPATHY_HOME)/outbox/"
+demo: setup airflow-init  ## demo journeys -> one full empathy_pipeline run -> a short summary of that run
+	@mkdir -p $(AIRFLOW_HOME)/logs
+	@$(PY) -m empathy demo-data --home "$(EMPATHY_HOME)" > $(AIRFLOW_HOME)/logs/demo-data.txt
+	@head -n 1 $(AIRFLOW_HOME)/logs/demo-data.txt; echo "  (who is who: $(AIRFLOW_HOME)/logs/demo-data.txt)"
+	@$(PY) scripts/run_pipeline.py
+	@echo "Previews of what was (or would be) sent: $(EMPATHY_HOME)/outbox/ (open index.html)"
 
 run: setup airflow-init  ## one real empathy_pipeline run over whatever is in the landing folder
-	$(PY) scripts/run_pipeline.py
+	@$(PY) scripts/run_pipeline.py
 
 test: setup  ## the whole test suite
 	$(PY) -m pytest -q
 
-up: setup airflow-init  ## Airflow locally (UI on http://localhost:8080) with the project's DAGs and pools
-	@echo "UI: http://localhost:8080  (user admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
-	$(AIRFLOW) standalone
+up: setup  ## Airflow locally on an embedded PostgreSQL (UI on http://localhost:8080), until Ctrl-C
+	@$(PY) scripts/local_airflow.py up
 
-stack: setup  ## production-shaped run: Postgres metadata, CeleryExecutor on Redis, two workers
-	bash scripts/stack.sh
+stack: setup  ## production-shaped run: PostgreSQL metadata, CeleryExecutor on Redis, two workers
+	@$(PY) tests/stack.py $(STACK_FLAGS)
 
 bench: setup  ## benchmarks (figures and ratios, not pass/fail)
 	$(PY) bench/ingest.py

@@ -38,10 +38,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import CronDataIntervalTimetable, Param, TaskGroup, XComArg, dag, task
+from airflow.sdk import Param, TaskGroup, XComArg, dag, task
 
 from empathy.config import run_params
-from empathy.connections import OpenAIBatchWaitOperator, notify_failure
+from empathy.connections import OpenAIBatchWaitOperator, landing_or_cron_schedule, notify_failure
 from empathy.runs import (
     BATCH_MAX_WAIT_S,
     BATCH_POLL_S,
@@ -64,7 +64,7 @@ def _params() -> dict:
 
 @dag(
     dag_id="empathy_pipeline",
-    schedule=CronDataIntervalTimetable(PIPELINE_CRON, timezone="UTC"),
+    schedule=landing_or_cron_schedule(PIPELINE_CRON),  # hourly data intervals, or when files land
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=2,

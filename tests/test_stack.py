@@ -1,15 +1,15 @@
 """empathy_pipeline on a production-shaped Airflow: PostgreSQL metadata, CeleryExecutor on Redis, a
-duckdb-queue worker and a default-queue worker that cannot open DuckDB (scripts/stack.py).
+duckdb-queue worker and a default-queue worker that cannot open DuckDB (tests/stack.py, on the
+harness's embedded PostgreSQL and pre-migrated template).
 
-Two runs overlap, as the issue asks: the landing watch DAG triggers one, the hourly schedule starts
-another. Both must succeed with no DuckDB lock error in any task log, and leave the same
-``user_state`` and ``actions`` as the same runs executed in-process one after the other, in the
-order the one-slot pool let them write. Skipped only when PostgreSQL or Redis is unreachable.
+Two runs overlap: the pipeline's landing watcher starts one when files land, a person triggers
+another at the same moment. Both must succeed with no DuckDB lock error in any task log, and leave
+the same ``user_state`` and ``actions`` as the same runs executed in-process one after the other, in
+the order the one-slot pool let them write. Skipped only when Redis (the broker) is unreachable.
 """
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
 import shutil
 import sys
@@ -19,34 +19,28 @@ from types import SimpleNamespace
 
 import pytest
 
+import harness
+import stack
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def _load_stack():
-    spec = importlib.util.spec_from_file_location("empathy_stack", ROOT / "scripts" / "stack.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-stack = _load_stack()
-
-
 @pytest.fixture(scope="module")
 def ran():
-    """One stack, two overlapping pipeline runs; the temp dir is kept until the module is done."""
-    reason = stack.unreachable()
+    """One stack, two overlapping pipeline runs; the temp dir is kept until the module is done.
+    The components' logs are printed at teardown, which pytest shows when a test failed."""
+    reason = harness.redis_unreachable()
     if reason:
-        pytest.skip(f"needs the CI machine's PostgreSQL and Redis: {reason}")
-    s = stack.Stack(keep_files=True)
+        pytest.skip(f"the Celery stack needs a Redis broker: {reason}")
+    s = stack.celery_stack(keep_files=True)
     try:
         with s:
             result = stack.pipeline(s, timeout=600)
             print(stack.summary(result))
         yield s, result
     finally:
+        print(s.report())
         shutil.rmtree(s.root, ignore_errors=True)
 
 
@@ -56,14 +50,14 @@ def _ts(value: str | None) -> datetime | None:
 
 # --- the runs ----------------------------------------------------------------------------------------
 
-def test_a_scheduled_and_a_sensor_triggered_run_overlap_and_both_succeed(ran):
+def test_a_watcher_triggered_and_a_manual_run_overlap_and_both_succeed(ran):
     _, result = ran
     runs = result["runs"]
     assert {r["dag_run_id"]: r["state"] for r in runs} == {r["dag_run_id"]: "success" for r in runs}
-    scheduled = [r for r in runs if r["run_type"] == "scheduled"]
-    triggered = [r for r in runs if r["dag_run_id"].startswith("landing__")]
-    assert scheduled and triggered, [(r["dag_run_id"], r["run_type"]) for r in runs]
-    a, b = triggered[0], scheduled[0]
+    manual = [r for r in runs if r["run_type"] == "manual"]
+    triggered = [r for r in runs if r["run_type"] == "asset_triggered"]
+    assert manual and triggered, [(r["dag_run_id"], r["run_type"]) for r in runs]
+    a, b = triggered[0], manual[0]
     assert _ts(a["start_date"]) < _ts(b["end_date"]) and _ts(b["start_date"]) < _ts(a["end_date"]), \
         "the two runs did not overlap"
 
@@ -116,20 +110,16 @@ def test_every_task_that_opens_duckdb_is_on_the_duckdb_queue_and_pool():
     from empathy.runs import DUCKDB_POOL, DUCKDB_QUEUE
 
     openers = _opens_duckdb_functions(pipeline)
-    assert {"ingest", "apply_and_decide", "claim_deliveries"} <= openers
-    assert "score_batch" not in openers and "send_deliveries" not in openers
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    dag = bag.get_dag("empathy_pipeline")
+    assert {"prepare", "decide", "claim", "record", "report", "finish"} <= openers
+    assert not {"score_batch", "rewrite", "send"} & openers
+    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("empathy_pipeline")
     on_duckdb = {t.task_id for t in dag.tasks if _task_opens_duckdb(t, openers)}
-    assert {"ingest", "apply_and_decide"} <= on_duckdb
+    assert {"prepare", "decide", "slack_alerts.claim", "emails.record", "report"} <= on_duckdb
     for task in dag.tasks:
         if task.task_id in on_duckdb:
             assert (task.queue, task.pool) == (DUCKDB_QUEUE, DUCKDB_POOL), task.task_id
         else:  # nothing else takes the writer's slot or its one worker
             assert task.queue != DUCKDB_QUEUE and task.pool != DUCKDB_POOL, task.task_id
-    # The landing folder lives on the duckdb worker's volume only: the watch must look from there.
-    sensor = bag.get_dag("empathy_landing_watch").get_task("new_landing_files")
-    assert sensor.queue == DUCKDB_QUEUE
 
 
 def test_duckdb_tasks_ran_on_the_duckdb_worker_and_the_rest_without_duckdb(ran):
@@ -151,31 +141,22 @@ def test_duckdb_tasks_ran_on_the_duckdb_worker_and_the_rest_without_duckdb(ran):
 # --- same results as the embedded runs ----------------------------------------------------------------
 
 def _replay(settings, runs: list[dict], tasks: dict[str, list[dict]]) -> None:
-    """The stack's runs, in-process, one after the other in the order their writes were granted."""
-    from empathy import pipeline
+    """The stack's runs, in-process (the DAG's stages in its order, tests/runner.py), one after the other
+    in the order the one-slot pool let them write."""
+    from runner import run_window as run_stages
+
     from empathy.runs import run_window
 
-    def apply_started(run):
-        starts = [t["start_date"] for t in tasks[run["dag_run_id"]] if t["task_id"] == "apply_and_decide"]
+    def prepare_started(run):
+        starts = [t["start_date"] for t in tasks[run["dag_run_id"]] if t["task_id"] == "prepare"]
         return starts[0] if starts and starts[0] else "9999"
 
-    for run in sorted(runs, key=apply_started):
-        run_id = run["dag_run_id"]
+    for run in sorted(runs, key=prepare_started):
         context = {"dag_run": SimpleNamespace(run_type=run["run_type"], run_after=_ts(run["run_after"])),
                    "data_interval_start": _ts(run["data_interval_start"]),
                    "data_interval_end": _ts(run["data_interval_end"]), "logical_date": _ts(run["logical_date"])}
         as_of, since = run_window(context)
-        pipeline.ingest(settings, run_id=run_id)
-        batches = pipeline.prepare_scoring(settings, as_of, since, run_id)
-        judged = [pipeline.score_batch(settings, b) for b in batches]
-        decided = pipeline.apply_and_decide(settings, as_of, judged, run_id, simulate=False)
-        pending = decided["pending"]
-        for kinds in (["slack_alert"], ["email"]):
-            if any(pending.get(k) for k in kinds):
-                claimed = pipeline.claim_deliveries(settings, kinds, run_id)
-                pipeline.record_deliveries(settings, pipeline.send_deliveries(settings, claimed, False))
-        if pending.get("hold") or pending.get("release"):
-            pipeline.deliver_in_process(settings, ["hold", "release"], run_id, force_simulate=False)
+        run_stages(settings, as_of, since=since, run_id=run["dag_run_id"], run_type=run["run_type"])
 
 
 def _results(db_path: Path) -> tuple[set, set]:
@@ -233,5 +214,5 @@ def test_the_lock_check_recognises_duckdbs_own_lock_error(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    assert stack.LOCK_ERROR.search(str(err.value)), str(err.value)
-    assert not stack.LOCK_ERROR.search("pool duckdb: 1 slot, task queued on queue duckdb")
+    assert harness.LOCK_ERROR.search(str(err.value)), str(err.value)
+    assert not harness.LOCK_ERROR.search("pool duckdb: 1 slot, task queued on queue duckdb")

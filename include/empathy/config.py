@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         "EMPATHY_LANDING_SETTLE_S", 2.0,
         "A landed file modified less than this many seconds ago is still being written: left for the next run.",
         ge=0)
+    landing_poll_s: float = _setting(
+        "EMPATHY_LANDING_POLL_S", 10.0,
+        "Seconds between two looks at the landing folder by the pipeline's watcher (in Airflow's triggerer): "
+        "new files start a run within this time.",
+        ge=1, le=3600)
 
     # --- ingest: what one line, one file and one run may cost (docs/ingest.md) -------------------
     ingest_max_line_bytes: int = _setting(

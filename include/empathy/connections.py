@@ -1,4 +1,5 @@
-"""The one module that knows Airflow exists: credentials from Airflow connections, clients from provider hooks.
+"""The one module that knows Airflow exists: credentials from Airflow connections, clients from provider hooks,
+and the watcher that starts ``empathy_pipeline`` when files land.
 
 Everything else in ``empathy`` asks here for a connection or a client and gets ``None`` when none
 is configured, which means *simulate*: decisions are recorded and previewed, nothing leaves the
@@ -7,10 +8,14 @@ variables, the metadata database), inside a task and from the CLI alike.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +203,67 @@ def notify_failure(context) -> None:
         text=(":red_circle: Empathy task `{{ ti.task_id }}` failed in `{{ dag.dag_id }}` "
               "run `{{ run_id }}` (try {{ ti.try_number }}). {{ ti.log_url }}"),
     )(context)  # calling the notifier renders its templates against the context, then sends
+
+
+# --- near-real-time: a watcher on the landing folder ------------------------------------------------
+
+LANDING_ASSET = "empathy_landing"
+
+
+class LandingFilesTrigger(BaseEventTrigger):
+    """Fires when settled files in ``$EMPATHY_HOME/landing/`` are not ingested yet: an asset event that
+    starts an ``empathy_pipeline`` run within ``EMPATHY_LANDING_POLL_S`` seconds, and no run at all
+    while nothing lands.
+
+    It runs in the triggerer (no worker slot, no DAG run per look) and reads the folder and the small
+    manifest the ingest stage writes, never the DuckDB file. Each file is announced once: an event
+    names only files the previous events did not. Why not Airflow's own FileTrigger: it deletes the
+    file it fires on, and landed files are immutable evidence we keep. Takes no arguments, so its
+    identity (and the watcher's) stays the same whatever the settings; they are read when it starts.
+    """
+
+    def serialize(self) -> tuple[str, dict]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", {}
+
+    @staticmethod
+    def _look() -> tuple[list[str], float]:
+        from empathy import config
+        from empathy.ingest import pending_files
+
+        settings = config.load()
+        if not settings.landing.is_dir():
+            raise FileNotFoundError(f"{settings.landing} does not exist (yet), or this triggerer cannot see it")
+        return pending_files(settings), settings.landing_poll_s
+
+    async def run(self):
+        announced: set[str] = set()
+        poll_s, problem = 10.0, None
+        while True:
+            try:
+                pending, poll_s = await asyncio.to_thread(self._look)
+                problem = None
+            except Exception as exc:  # noqa: BLE001 - an unreadable folder or setting must not stop the watch
+                if str(exc) != problem:  # said once, not at every look
+                    log.warning("landing watch: cannot look at the landing folder (%s: %s); looking again "
+                                "every %ss", type(exc).__name__, exc, poll_s)
+                problem = str(exc)
+                pending = sorted(announced)
+            new = [name for name in pending if name not in announced]
+            if new:
+                fingerprint = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
+                yield TriggerEvent({"files": new[:20], "count": len(new), "fingerprint": fingerprint})
+            announced = (announced | set(new)) & set(pending)  # ingested files leave the set
+            await asyncio.sleep(poll_s)
+
+
+def landing_or_cron_schedule(cron: str):
+    """``empathy_pipeline``'s schedule: every ``cron`` data interval (backfillable) OR when files land.
+
+    An ``AssetOrTimeSchedule`` keeps the cron's data intervals, so backfills work as before; the asset
+    ``empathy_landing`` gets its events from ``LandingFilesTrigger`` (an ``AssetWatcher``).
+    """
+    from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, CronDataIntervalTimetable
+
+    watcher = AssetWatcher(name="empathy_new_landing_files", trigger=LandingFilesTrigger())
+    return AssetOrTimeSchedule(timetable=CronDataIntervalTimetable(cron, timezone="UTC"),
+                               assets=[Asset(LANDING_ASSET, watchers=[watcher])])
