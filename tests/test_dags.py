@@ -28,7 +28,7 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_pipeline_is_time_scheduled_with_data_intervals_or_when_files_land(dagbag):
     from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 
-    dag = dagbag.get_dag("empathy_pipeline")
+    dag = dagbag.dags["empathy_pipeline"]
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
     assert isinstance(dag.timetable.timetable, CronDataIntervalTimetable)  # a backfill over a date range means something
     assert dag.timetable.timetable.expression == "0 * * * *"
@@ -39,7 +39,7 @@ def test_pipeline_is_time_scheduled_with_data_intervals_or_when_files_land(dagba
 
 def test_the_trigger_form_reads_like_a_product(dagbag):
     """Titles, help text, sections and ranges; nothing falsely required; thresholds empty by default."""
-    dag = dagbag.get_dag("empathy_pipeline")
+    dag = dagbag.dags["empathy_pipeline"]
     for name in dag.params:
         schema = dag.params.get_param(name).schema
         assert schema.get("title") and dag.params.get_param(name).description and schema.get("section"), name
@@ -54,7 +54,7 @@ def test_the_trigger_form_reads_like_a_product(dagbag):
 def test_every_task_that_opens_duckdb_takes_the_one_slot_pool_and_queue(dagbag):
     from empathy.runs import DUCKDB_POOL, DUCKDB_QUEUE
 
-    dag = dagbag.get_dag("empathy_pipeline")
+    dag = dagbag.dags["empathy_pipeline"]
     opens_duckdb = {"prepare", "decide", "report",
                     "slack_alerts.claim", "slack_alerts.record", "emails.claim", "emails.record"}
     no_database = {"batches", "score", "batch_submit", "batch_wait", "batch_collect", "send_now", "deliveries",
@@ -70,7 +70,7 @@ def test_every_task_that_opens_duckdb_takes_the_one_slot_pool_and_queue(dagbag):
 def test_a_window_that_needs_no_network_is_one_task(dagbag):
     """Everything downstream of prepare is reached only through its branch: a backfill window (simulated,
     offline scorer, nothing to send) runs prepare alone."""
-    dag = dagbag.get_dag("empathy_pipeline")
+    dag = dagbag.dags["empathy_pipeline"]
     reachable = set()
     for branch in ("batches", "batch_submit", "send_now"):
         reachable |= {branch} | {t.task_id for t in dag.get_task(branch).get_flat_relatives(upstream=False)}

@@ -41,7 +41,7 @@ def dag():
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    return bag.get_dag("empathy_pipeline")
+    return bag.dags["empathy_pipeline"]
 
 
 def query(sql, params=None):

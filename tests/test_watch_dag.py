@@ -97,7 +97,7 @@ def test_pipeline_schedule_is_hourly_or_the_landing_asset_with_its_watcher(airfl
 
     from empathy.connections import LANDING_ASSET, LandingFilesTrigger
 
-    dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("empathy_pipeline")
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["empathy_pipeline"]
     assets = list(dag.timetable.asset_condition.objects)
     assert [a.name for a in assets] == [LANDING_ASSET]
     (asset,) = assets
