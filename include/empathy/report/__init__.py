@@ -22,6 +22,18 @@ STATUS_WORDS = {"sent": "sent", "simulated": "simulated (preview only)", "pendin
 KIND_WORDS = {"hold": "holds", "release": "releases", "slack_alert": "Slack alerts", "email": "emails"}
 
 
+def delivered_by_kind(stages: dict) -> dict[str, dict[str, int]]:
+    """Every delivery group's outcomes folded by kind and status (which group sent what is plumbing)."""
+    delivered: dict[str, dict[str, int]] = {}
+    for key, counts in stages.items():
+        if key.startswith("deliver:"):
+            for kind, by in (counts or {}).items():
+                for status, n in by.items():
+                    delivered.setdefault(kind, {}).setdefault(status, 0)
+                    delivered[kind][status] += n
+    return delivered
+
+
 def _row(con, run_id: str) -> dict | None:
     cur = store.run(con, "report/run.sql", {"run_id": run_id})
     names = [d[0] for d in cur.description]
@@ -89,10 +101,11 @@ def run_report(con, run_id: str) -> str:
     if dec.get("stale_leases"):
         lines.append(f"  ! {dec['stale_leases']} action(s) had been claimed by a sending step that crashed before it "
                      "recorded: claimed again now, sent at most once more (the delivery journal is checked first)")
-    for what, counts in {k.split(":", 1)[1]: v for k, v in st.items() if k.startswith("deliver:")}.items():
-        if counts:
-                lines.append(f"  sent     {what}: " + "; ".join(f"{kind} " + ", ".join(f"{n} {s}" for s, n in by.items())
-                                                        for kind, by in counts.items()))
+    delivered = delivered_by_kind(st)
+    if delivered:
+        lines.append("  delivery " + "; ".join(
+            f"{KIND_WORDS.get(kind, kind)}: " + ", ".join(f"{n} {STATUS_WORDS.get(s, s)}" for s, n in by.items())
+            for kind, by in delivered.items()))
     for a in (r["examples"] or [])[:6]:
         lines.append(f"    {a['kind']:<11} {a['status']:<9} {a['user_id'][:24]:<24} {(a['what'] or '')[:40]:<40} "
                      f"{a['reason'][:60]}")

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from empathy.report import KIND_WORDS, MODE_WORDS, STATUS_WORDS
+from empathy.report import KIND_WORDS, MODE_WORDS, STATUS_WORDS, delivered_by_kind
 from empathy.ui import charts, slack_html, uplift
 from empathy.ui.reader import Snapshot, parse_json
 from empathy.ui.words import email_key
@@ -135,7 +135,7 @@ def run(snap: Snapshot, run_id: str, kind: str, status: str, paging: Paging) -> 
     stages = parse_json(row.get("stages"), {})
     actions = snap.rows("page_run_actions", {"run_id": run_id, "kind": kind, "status": status,
                                              "limit": paging.size, "offset": paging.offset})
-    deliveries = {k.split(":", 1)[1]: v for k, v in stages.items() if k.startswith("deliver:") and v}
+    deliveries = delivered_by_kind(stages)
     simulations = sorted({d["simulation"] for d in row.get("decided") or [] if d.get("simulation")})
     return {"run": row, "stages": stages, "params": parse_json(row.get("params"), {}), "actions": actions,
             "actions_total": _total(actions), "pages": paging.pages(_total(actions)), "deliveries": deliveries,
