@@ -44,7 +44,8 @@ def _cpu() -> float:
 def child_bare(home: Path, gz: bool) -> dict:
     import duckdb
 
-    files = sorted(str(p) for p in (home / "landing").glob("*.jsonl.gz" if gz else "*.jsonl"))
+    files = sorted(str(p) for p in (home / "landing").glob("*.jsonl.gz" if gz else "*.jsonl")
+                   if not p.name.startswith("zz-"))  # never the --hostile files: the bare reader fails on them
     con = duckdb.connect(str(home / "bare.duckdb"))
     t, cpu = time.perf_counter(), _cpu()
     con.execute(f"CREATE TABLE raw AS SELECT * FROM read_json({files!r}, format='newline_delimited', "
