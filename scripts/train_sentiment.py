@@ -63,7 +63,7 @@ FOLDERS = {"tweeteval": "tweeteval-sentiment-val", "apple": "apple-twitter-senti
 MIN_DF = 2
 SEED = 2017
 GRID = {"C": (0.03, 0.1), "dense_gain": (1.0, 3.0),
-        "neutral_offset": tuple(np.round(np.arange(-1.6, 0.61, 0.1), 2)),
+        "neutral_offset": tuple(np.round(np.arange(-1.0, 0.61, 0.1), 2)),   # below -1.0: questions read as polar
         "no_evidence_offset": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), "mixed_margin": (0.0, 0.05, 0.1, 0.2)}
 # --quick before any weights exist
 DEFAULT_HP = {"C": 0.03, "dense_gain": 1.0, "neutral_offset": 0.0, "no_evidence_offset": 0.0, "mixed_margin": 0.0}

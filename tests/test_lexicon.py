@@ -92,6 +92,7 @@ def test_right_on_nine_in_ten_support_messages(scorer):
     ("@JetBlue you guys rock!", "positive"),
     ("Landed on time, thanks for a smooth flight", "positive"),
     ("@united can I bring a stroller on board?", "neutral"),
+    ("I didn't get my refund", "negative"),
     # short praise
     ("super", "positive"),
     ("cool", "positive"),
@@ -115,6 +116,12 @@ def test_handles_and_links_are_not_words():
     rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
     assert rules.explain("@united @best see https://great.example/love") == []
     assert rules.explain("waited 40 minutes") == [("waited 40 minutes", -2.2)]   # any number: "<num>"
+
+
+def test_a_negator_inside_a_phrase_negates_nothing_else():
+    rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
+    assert rules.explain("I didn't get my refund") == [("didn't get my", -1.6), ("refund", -0.6)]
+    assert dict(rules.explain("no response and no refund"))["no refund"] < 0
 
 
 def test_contrast_emoji_and_sarcasm_need_a_complaint(scorer):

@@ -126,8 +126,9 @@ class SentimentModel:
         self.mean = np.array(w["dense_mean"])
         self.scale = np.array(w["dense_scale"])
         self.dense_w = np.array(w["dense_weights"]).reshape(len(DENSE), len(CLASSES))
-        self.clip = float(w["dense_clip"])   # standardised numbers are cut to +-clip: a cue rare in training
-        self.bias = np.array(w["bias"]) + np.array(w["class_offset"])   # (a link, CAPS) must not dominate
+        # the standardised numbers are cut to +-clip: a cue rare in training (a link, CAPS) must not dominate
+        self.clip = float(w["dense_clip"])
+        self.bias = np.array(w["bias"]) + np.array(w["class_offset"])
         self.no_evidence_offset = float(w["no_evidence_offset"])   # on the neutral logit: no_clear_evidence
         self.mixed_margin = float(w["mixed_margin"])   # |P(pos) - P(neg)| below which a polar text is mixed
         tokens = w["tokens"]                                     # token -> [neg, neu, pos]

@@ -314,6 +314,7 @@ class Rules:
                 has_neg = any(w in NEGATORS for w in norms[i:i + size])
                 valence = self._modifiers(valence, i, words, norms, upper, bound, cap_diff, stop,
                                           negate=not has_neg)
+                norms[i:i + size] = [w if w not in NEGATORS else "<spent>" for w in norms[i:i + size]]  # used up
                 fallback = None
                 if sarcastic:
                     fallback = sum(self._lookup(w)[0] or 0.0 for w in words[i:i + size])
