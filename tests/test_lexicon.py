@@ -82,6 +82,17 @@ def test_right_on_nine_in_ten_support_messages(scorer):
     # sarcasm
     ("Thanks for cancelling my flight #fail", "negative"),
     ("Love how my order never arrived", "negative"),
+    # customer service to a company's account: handles and links are no words, time lost is a complaint
+    ("@united still no bag", "negative"),
+    ("Thanks @united for cancelling my flight #fail", "negative"),
+    ("2 hours on hold and nobody picks up", "negative"),
+    ("Flight delayed 3 hours, no information at the gate", "negative"),
+    ("Never flying with you again", "negative"),
+    ("I HATE this update http://t.co/x1y2z3", "negative"),
+    ("@JetBlue you guys rock!", "positive"),
+    ("Landed on time, thanks for a smooth flight", "positive"),
+    ("@united can I bring a stroller on board?", "neutral"),
+    ("I didn't get my refund", "negative"),
     # short praise
     ("super", "positive"),
     ("cool", "positive"),
@@ -98,6 +109,19 @@ def test_intensity_rules_move_the_rules_score():
     assert rules.score("The new dashboard is GOOD") > rules.score("The new dashboard is good")
     assert rules.score("The new dashboard is good!!!") > rules.score("The new dashboard is good")
     assert rules.score("The sync is broken") < rules.score("The sync is slightly broken")
+
+
+def test_handles_and_links_are_not_words():
+    """"@united" is an address, not VADER's "united" (+1.8); a link's letters are no words either."""
+    rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
+    assert rules.explain("@united @best see https://great.example/love") == []
+    assert rules.explain("waited 40 minutes") == [("waited 40 minutes", -2.2)]   # any number: "<num>"
+
+
+def test_a_negator_inside_a_phrase_negates_nothing_else():
+    rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
+    assert rules.explain("I didn't get my refund") == [("didn't get my", -1.6), ("refund", -0.6)]
+    assert dict(rules.explain("no response and no refund"))["no refund"] < 0
 
 
 def test_contrast_emoji_and_sarcasm_need_a_complaint(scorer):

@@ -126,6 +126,8 @@ class SentimentModel:
         self.mean = np.array(w["dense_mean"])
         self.scale = np.array(w["dense_scale"])
         self.dense_w = np.array(w["dense_weights"]).reshape(len(DENSE), len(CLASSES))
+        # the standardised numbers are cut to +-clip: a cue rare in training (a link, CAPS) must not dominate
+        self.clip = float(w["dense_clip"])
         self.bias = np.array(w["bias"]) + np.array(w["class_offset"])
         self.no_evidence_offset = float(w["no_evidence_offset"])   # on the neutral logit: no_clear_evidence
         self.mixed_margin = float(w["mixed_margin"])   # |P(pos) - P(neg)| below which a polar text is mixed
@@ -135,7 +137,8 @@ class SentimentModel:
 
     def logits(self, texts: list[str], evidence: list[Evidence]) -> np.ndarray:
         """(n, 3) logits: one matrix product for the dense part, one scatter-add for the words."""
-        z = ((dense_matrix(texts, evidence) - self.mean) / self.scale) @ self.dense_w + self.bias
+        dense = np.clip((dense_matrix(texts, evidence) - self.mean) / self.scale, -self.clip, self.clip)
+        z = dense @ self.dense_w + self.bias
         rows, cols = [], []
         index = self.token_index
         for r, text in enumerate(texts):

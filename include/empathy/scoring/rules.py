@@ -84,6 +84,7 @@ STOP_SENTENCE, STOP_COMMA = 2, 1
 WORD, SUPPORT, PHRASE, EMOJI, NEGATION, POLITE = "word", "support", "phrase", "emoji", "negation", "polite"
 
 _IGNORED_MARKS = re.compile("[\ufe0f\ufe0e\u200d\U0001f3fb-\U0001f3ff]")
+_NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w+")   # links and @handles ("@united") are no words
 _TOKEN = re.compile(r"""
     (?P<emo>(?<![\w])(?:</?3|[:;=8xX]['\-o^]?[)\](\[dDpP/\\|@3*oO0$]+|[)\](\[]+['\-^]?[:;=]|\^_?\^|-_-|T_T)
         (?=\s|$|[.,!?]))
@@ -101,12 +102,11 @@ def decode_escapes(text: str) -> str:
 
 
 def normalise_negator(word: str) -> str:
-    """The form a word takes in phrase keys: every negator spelled "not", "no one" spelled "nobody"."""
+    """The form a word takes in phrase keys: every negator spelled "not", "no one" spelled "nobody", a
+    number "<num>" ("on hold for <num> hours")."""
     if word in NOT_FORMS or word.endswith("n't"):
         return "not"
-    if word in ("noone", "no-one"):
-        return "nobody"
-    return word
+    return "nobody" if word in ("noone", "no-one") else "<num>" if word.isdigit() else word
 
 
 def base_forms(word: str):
@@ -252,7 +252,8 @@ class Rules:
         fixed: list[float | None] = []     # valence decided at tokenisation (emoji, emoticons)
         bound: list[int] = []              # strongest punctuation since the previous word
         pending = STOP_SENTENCE
-        for m in _TOKEN.finditer(_IGNORED_MARKS.sub("", decode_escapes(text))):
+        text = _IGNORED_MARKS.sub("", decode_escapes(text))
+        for m in _TOKEN.finditer(_NOT_WORDS.sub(" ", text) if "@" in text or "/" in text else text):
             kind = m.lastgroup
             tok = m.group()
             if kind == "word":
@@ -313,6 +314,7 @@ class Rules:
                 has_neg = any(w in NEGATORS for w in norms[i:i + size])
                 valence = self._modifiers(valence, i, words, norms, upper, bound, cap_diff, stop,
                                           negate=not has_neg)
+                norms[i:i + size] = [w if w not in NEGATORS else "<spent>" for w in norms[i:i + size]]  # used up
                 fallback = None
                 if sarcastic:
                     fallback = sum(self._lookup(w)[0] or 0.0 for w in words[i:i + size])
