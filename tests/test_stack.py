@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 import shutil
 import sys
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
