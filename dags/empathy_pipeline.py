@@ -17,7 +17,8 @@ deliveries -> slack_alerts: claim -> send -> record -> report
   API error streaks, docs dwell, ...) for users with new activity. With the offline scorer it scores and
   decides the window right here: `user_state` and its history, and the decisions they cause (holds, Slack
   alerts, drip emails) as rows in `actions`, in one transaction; holds take effect, simulations write
-  their previews. A window with nothing to send ends here (a backfill window is one task).
+  their previews. A window with nothing to send ends here and skips every later task at once (a
+  backfill window is one task).
 * **score / decide**: with the LLM scorer (`openai_default`), batches are scored in their own tasks, away
   from the database (or, with `EMPATHY_LLM_BATCH_API`, as one Batch API job that the triggerer waits for,
   holding no worker), and `decide` does the rest.
