@@ -48,12 +48,18 @@ LOCAL_TUNING = {
 
 
 # Imported by the scheduler before LocalExecutor forks its workers, so every task process (forked from
-# a worker) starts with them loaded instead of importing them again (~0.5 s per task on 2 busy cores).
-# Only modules that start no thread at import: forking a process with extra threads can deadlock
-# (pyarrow starts jemalloc's background thread, so neither it nor the modules that import it are
-# here; tests/test_up.py checks both).
-PRELOAD = ("duckdb", "pydantic", "jinja2", "httpx", "empathy.pipeline", "empathy.store", "empathy.scoring",
-           "empathy.content")
+# a worker) starts with them loaded instead of importing them again: a backfilled window's one task
+# otherwise spends ~1 s of its ~3 s importing pyarrow, pandas (DuckDB imports it when handed an Arrow
+# table), slack_sdk, the policy and the page's read model. Forking a process with extra threads can
+# deadlock, and two of these start one at import unless told not to: numpy's OpenBLAS its thread pool,
+# pyarrow's jemalloc its background purging thread. PRELOAD_ENV tells them (set in the scheduler before
+# the imports; its task processes inherit it: one BLAS thread, jemalloc purging inline, both fine for
+# this workload). tests/test_up.py checks that PRELOAD under PRELOAD_ENV starts no thread.
+PRELOAD = ("duckdb", "pydantic", "jinja2", "httpx", "numpy", "pyarrow", "pyarrow.parquet", "pyarrow.dataset",
+           "pandas", "slack_sdk", "empathy.pipeline", "empathy.store", "empathy.scoring", "empathy.content", "empathy.connections",
+           "empathy.ingest", "empathy.signals", "empathy.state", "empathy.policy", "empathy.delivery.relay",
+           "empathy.report", "empathy.scoring.lexicon", "empathy.ui", "empathy.ui.readmodel")
+PRELOAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 
 
 def airflow_argv(command: str, *args: str) -> list[str]:
@@ -63,12 +69,19 @@ def airflow_argv(command: str, *args: str) -> list[str]:
     return [bin_path("airflow"), command, *args]
 
 
-def preloaded(argv: list[str]) -> int:
-    """``airflow <argv>`` after importing PRELOAD (what a LocalExecutor's forked task processes inherit)."""
+def preload() -> None:
+    """PRELOAD imported under PRELOAD_ENV (a setting given in the environment wins)."""
     import importlib
 
+    for key, value in PRELOAD_ENV.items():
+        os.environ.setdefault(key, value)
     for name in PRELOAD:
         importlib.import_module(name)
+
+
+def preloaded(argv: list[str]) -> int:
+    """``airflow <argv>`` after importing PRELOAD (what a LocalExecutor's forked task processes inherit)."""
+    preload()
     from airflow.__main__ import main as airflow_main
 
     sys.argv = ["airflow", *argv]

@@ -67,21 +67,28 @@ def test_make_up_uses_a_configured_database_as_is_and_otherwise_its_own_server(t
 
 
 def test_preloaded_modules_import_and_start_no_thread():
-    """The scheduler imports PRELOAD before LocalExecutor forks: every name must import (a renamed module
-    would stop the scheduler), and none may start a thread (forking a process with threads can deadlock)."""
+    """The scheduler imports PRELOAD (under PRELOAD_ENV) before LocalExecutor forks: every name must import
+    (a renamed module would stop the scheduler), and none may start a thread (forking a process with
+    threads can deadlock)."""
+    import os
     import subprocess
     import sys
+    from pathlib import Path
 
-    from local_airflow import PRELOAD
+    from local_airflow import PRELOAD, PRELOAD_ENV
 
-    code = ("import importlib, os, sys; before = len(os.listdir('/proc/self/task')); "
-            "[importlib.import_module(n) for n in sys.argv[1:]]; "
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    env = {k: v for k, v in os.environ.items() if k not in PRELOAD_ENV}
+    code = ("import importlib, os, sys; sys.path.insert(0, sys.argv[1]); import local_airflow; "
+            "before = len(os.listdir('/proc/self/task')); local_airflow.preload(); "
             "print(before, len(os.listdir('/proc/self/task')))")
-    out = subprocess.run([sys.executable, "-c", code, *PRELOAD], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code, scripts], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     before, after = map(int, out.stdout.split())
     assert after == before, f"importing {PRELOAD} started {after - before} thread(s)"
-    # the check itself can fail: pyarrow starts jemalloc's background thread
-    out = subprocess.run([sys.executable, "-c", code, "pyarrow"], capture_output=True, text=True, timeout=120)
+    # the check itself can fail: without PRELOAD_ENV, pyarrow starts threads (OpenBLAS's, jemalloc's)
+    code = ("import importlib, os, sys; before = len(os.listdir('/proc/self/task')); import pyarrow; "
+            "print(before, len(os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     before, after = map(int, out.stdout.split())
     assert after > before
