@@ -49,6 +49,15 @@ def con(settings):
         yield c
 
 
+@pytest.fixture
+def openai_server():
+    """The OpenAI stand-in (tests/standins/openai_server.py), speaking the real API, one per test."""
+    from standins.openai_server import OpenAIStandin
+
+    with OpenAIStandin() as s:
+        yield s
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's metadata DB (SQLite under .airflow/test), migrated once and reused across sessions."""

@@ -10,7 +10,6 @@ import pytest
 
 from empathy.llm import cache
 from empathy.llm.rewrite import EmailDraft, check_rewrite, counts, rewrite_drafts, rewrite_keys
-from standins.openai_server import OpenAIStandin
 
 ORIGINAL = ("Hi [[FIRST_NAME]],\n\nUpgrade in the next 7 days with the code WELCOME20 and get 20% off.\n\n"
             "Upgrade here: https://app.example.com/billing/upgrade\n\nThe team")
@@ -46,14 +45,8 @@ def test_a_rewrite_cannot_add_an_offer_to_a_mail_without_one():
 
 
 @pytest.fixture
-def server():
-    with OpenAIStandin() as s:
-        yield s
-
-
-@pytest.fixture
-def llm_settings(settings, server, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", server.connection(model="gpt-test"))
+def llm_settings(settings, openai_server, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", openai_server.connection(model="gpt-test"))
     return settings.replace(llm_timeout_s=5.0, llm_max_retries=1)
 
 
@@ -62,23 +55,23 @@ def warm(body):
     return {"body": draft.replace("Hi [[FIRST_NAME]],", "Hello [[FIRST_NAME]], and thanks for bearing with us.")}
 
 
-def test_a_rewrite_in_tone_is_used_and_identical_drafts_are_asked_once(llm_settings, server):
-    server.responder = warm
+def test_a_rewrite_in_tone_is_used_and_identical_drafts_are_asked_once(llm_settings, openai_server):
+    openai_server.responder = warm
     drafts = [EmailDraft(body=HELP, tone="supportive"), EmailDraft(body=HELP, tone="supportive"),
               EmailDraft(body=ORIGINAL, tone="standard")]
     results = rewrite_drafts(drafts, llm_settings)
     assert [r.source for r in results] == ["llm", "llm", "llm"]
     assert results[0].body.startswith("Hello [[FIRST_NAME]], and thanks for bearing with us.")
     assert "[[FRICTION]]" in results[0].body and results[0].note == "rewritten by gpt-test"
-    bodies = server.chat_bodies()
+    bodies = openai_server.chat_bodies()
     assert len(bodies) == 2 and counts(results) == {"llm": 3, "template": 0, "asked": 2}
     sent = json.loads(bodies[0]["messages"][-1]["content"])
     assert sent["tone"] in ("supportive", "standard") and "[[FIRST_NAME]]" in sent["draft"]
     assert all(b["response_format"]["json_schema"]["strict"] for b in bodies)
 
 
-def test_a_rewrite_that_breaks_a_guardrail_keeps_the_template(llm_settings, server):
-    server.responder = lambda body: {"body": json.loads(body["messages"][-1]["content"])["draft"]
+def test_a_rewrite_that_breaks_a_guardrail_keeps_the_template(llm_settings, openai_server):
+    openai_server.responder = lambda body: {"body": json.loads(body["messages"][-1]["content"])["draft"]
                                      + "\n\nAs a thank you, here is a 90% discount: https://evil.example.net/deal"}
     [r] = rewrite_drafts([EmailDraft(body=HELP, tone="supportive")], llm_settings)
     assert r.source == "template" and r.body is None
@@ -92,28 +85,28 @@ def test_a_rewrite_that_breaks_a_guardrail_keeps_the_template(llm_settings, serv
     (lambda s: s.refuse_next(), "llm error: openai: refused to answer"),
     (lambda s: s.garbage_next(), "llm error: openai: garbage answer"),
 ])
-def test_errors_keep_the_template_and_say_why(llm_settings, server, script, note):
-    script(server)
+def test_errors_keep_the_template_and_say_why(llm_settings, openai_server, script, note):
+    script(openai_server)
     [r] = rewrite_drafts([EmailDraft(body=HELP, tone="supportive")], llm_settings)
     assert r.source == "template" and r.note.startswith(note) and r.cache_row() is None
 
 
-def test_cached_answers_are_not_asked_again(llm_settings, server, con):
-    server.responder = warm
+def test_cached_answers_are_not_asked_again(llm_settings, openai_server, con):
+    openai_server.responder = warm
     drafts = [EmailDraft(body=HELP, tone="supportive")]
     first = rewrite_drafts(drafts, llm_settings, cache.lookup(con, rewrite_keys(drafts, llm_settings)))
     assert cache.store(con, cache.rows_to_store(first)) == 1
     again = rewrite_drafts(drafts, llm_settings, cache.lookup(con, rewrite_keys(drafts, llm_settings),
                                                               cache.EMAIL_REWRITE))
-    assert len(server.chat_bodies()) == 1
+    assert len(openai_server.chat_bodies()) == 1
     assert again[0].body == first[0].body and again[0].answer is None
     assert cache.lookup(con, rewrite_keys(drafts, llm_settings), cache.USER_JUDGEMENT) == {}  # kinds kept apart
 
 
-def test_without_a_connection_or_with_rewrites_off_the_template_stands(settings, llm_settings, server, monkeypatch):
+def test_without_a_connection_or_with_rewrites_off_the_template_stands(settings, llm_settings, openai_server, monkeypatch):
     draft = EmailDraft(body=HELP, tone="supportive")
     assert rewrite_drafts([draft], llm_settings.replace(email_rewrite=False))[0].note == \
         "rewrite disabled (email_rewrite=false)"
     monkeypatch.delenv("AIRFLOW_CONN_OPENAI_DEFAULT")
     assert rewrite_drafts([draft], settings)[0].note == "no openai connection"
-    assert not server.requests
+    assert not openai_server.requests

@@ -90,6 +90,12 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, r
                 con.unregister(rel_name)
 
 
+def records(result) -> list[dict]:
+    """Every row of a query's result as a dict keyed by column name (for rooms that read rows by name)."""
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
 def insert(con: duckdb.DuckDBPyConnection, table: str, name: str, params: dict | None = None) -> None:
     """Insert the rows of SQL file ``name`` (one SELECT) into ``table``, matching columns by name."""
     params = params or {}

@@ -76,8 +76,7 @@ def claim(con, settings: Settings, kinds=None, scope: str = "", limit: int | Non
                         "claimed again, the journal keeps a sent one from going twice", stale)
         cur = store.run(con, "delivery/claim.sql", {**window, "kinds": kinds, "scope": scope,
                                                     "limit": int(limit or settings.delivery_batch)})
-        names = [c[0] for c in cur.description]
-        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        rows = store.records(cur)
     for row in rows:
         row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
         for key, value in row.items():

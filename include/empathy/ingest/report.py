@@ -72,6 +72,4 @@ class IngestReport:
 def landing_problems(con, limit: int = 50) -> list[dict]:
     """The landing folder's problems, newest first: files not read (or read in part) with what is wrong and
     what to do (``kind``, ``error``, ``action``), and files with quarantined lines. For the summary and the page."""
-    result = store.run(con, "ingest/problems.sql", {"limit": limit})
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
+    return store.records(store.run(con, "ingest/problems.sql", {"limit": limit}))

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
+from empathy import store
 from empathy.content import emails as mail
 from empathy.content import slack
 from empathy.content.campaigns import Campaign
@@ -53,12 +54,10 @@ def _links(campaigns: list[Campaign]) -> dict:
 def alerts(con, settings, as_of, simulation, base_url) -> list[dict]:
     from empathy.content.campaigns import load_campaigns
 
-    cur = con.execute(
+    todo = store.records(con.execute(
         "SELECT a.action_id, a.user_id, a.account_id, a.state, a.confidence, a.severity, a.members, a.kinds, "
         "a.account_name, a.mrr, a.manager, a.reason, p.name, p.email, p.first_name, p.last_name "
-        "FROM _pol_alerts a LEFT JOIN user_profiles p USING (user_id) WHERE a.outcome = 'decided' ORDER BY a.account_id")
-    cols = [d[0] for d in cur.description]
-    todo = [dict(zip(cols, r)) for r in cur.fetchall()]
+        "FROM _pol_alerts a LEFT JOIN user_profiles p USING (user_id) WHERE a.outcome = 'decided' ORDER BY a.account_id"))
     if not todo:
         return []
     evidence, looking = _evidence(con, [r["user_id"] for r in todo])
@@ -109,12 +108,10 @@ def tone_for(state: str | None, intents) -> str:
 
 
 def emails(con, settings, campaigns: list[Campaign], asm_group_id) -> list[dict]:
-    cur = con.execute(
+    todo = store.records(con.execute(
         "SELECT d.action_id, d.user_id, d.account_id, d.campaign, d.step, d.category, d.use_category, d.template, "
         "d.use_template, d.swap, d.holdout, d.due_at, d.state, d.intents, d.email, d.name "
-        "FROM _pol_drips d WHERE d.outcome = 'send' ORDER BY d.user_id, d.campaign")
-    cols = [c[0] for c in cur.description]
-    todo = [dict(zip(cols, r)) for r in cur.fetchall()]
+        "FROM _pol_drips d WHERE d.outcome = 'send' ORDER BY d.user_id, d.campaign"))
     if not todo:
         return []
     by_name = {c.name: c for c in campaigns}

@@ -35,10 +35,8 @@ def delivered_by_kind(stages: dict) -> dict[str, dict[str, int]]:
 
 
 def _row(con, run_id: str) -> dict | None:
-    cur = store.run(con, "report/run.sql", {"run_id": run_id})
-    names = [d[0] for d in cur.description]
-    found = cur.fetchall()
-    return dict(zip(names, found[0])) if found else None
+    found = store.records(store.run(con, "report/run.sql", {"run_id": run_id}))
+    return found[0] if found else None
 
 
 def run_facts(con, run_id: str) -> dict | None:

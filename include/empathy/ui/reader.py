@@ -52,9 +52,7 @@ class Snapshot:
         """The rows of page query ``ui/<name>.sql`` (each request its own cursor: threads never share one)."""
         cur = self.con.cursor()
         try:
-            result = store.run(cur, f"ui/{name}.sql", params)
-            columns = [d[0] for d in result.description]
-            return [dict(zip(columns, row)) for row in result.fetchall()]
+            return store.records(store.run(cur, f"ui/{name}.sql", params))
         finally:
             cur.close()
 

@@ -150,9 +150,7 @@ class _Version:
 
 # --- the tables -----------------------------------------------------------------------------------------
 def _rows(con, name: str, params: dict | None = None) -> list[dict]:
-    result = store.run(con, name, params)
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
+    return store.records(store.run(con, name, params))
 
 
 def _relation(con, name: str, params: dict, relations: dict | None = None):
