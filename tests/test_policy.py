@@ -359,6 +359,45 @@ def test_quiet_hours_follow_the_users_timezone(con, run):
     assert [a["detail"]["step"] for a in emails(con, "la")] == ["welcome", "feature_tips"]
 
 
+def _logged(con, user_id, hours):
+    return con.execute("SELECT kind, reason FROM decision_log WHERE user_id = ? AND as_of = ?",
+                       [user_id, at_h(hours)]).fetchall()
+
+
+def test_a_waiting_step_is_looked_at_again_only_when_what_it_waits_for_may_have_changed(con, run):
+    """A real run re-decides a deferred step only when its user was scored, their hold changed, or its quiet
+    hours may have ended; otherwise the earlier deferral stands and the run says how many it left alone."""
+    insert_events(con, person("la", tz="America/Los_Angeles"))
+    put_state(con, "la", "exploring", 0.1)
+    run(0.5, quiet_hours="21-8")
+    run(48.5, user_ids=[])          # 01:30 in Los Angeles: deferred, and logged
+    assert [r for _, r in _logged(con, "la", 48.5)][0].startswith("waiting: quiet hours")
+    same = run(49.5, user_ids=[])   # 02:30: still quiet hours, nothing else changed
+    assert _logged(con, "la", 49.5) == [] and same["unchanged"]["drip_steps_waiting"] == 1
+    assert "quiet hours" in con.execute("SELECT reason FROM drip_deferrals WHERE user_id = 'la'").fetchone()[0]
+    run(50.5, user_ids=["la"])      # scored again: looked at again (and still waiting)
+    assert [r for _, r in _logged(con, "la", 50.5)][0].startswith("waiting: quiet hours")
+    assert len(emails(con, "la")) == 1
+    run(56.5, user_ids=[])          # 08:30 in Los Angeles: quiet hours are over, the step goes out
+    assert [a["detail"]["step"] for a in emails(con, "la")] == ["welcome", "feature_tips"]
+
+
+def test_a_held_user_nobody_scored_is_left_alone_until_their_release_may_come(con, run):
+    insert_events(con, person("held"))
+    put_state(con, "held", "exploring", 0.1)
+    run(0.5)
+    put_state(con, "held", "frustrated", 40, [ev("rage_clicks", 39, **RAGE)])
+    run(40, user_ids=["held"])
+    run(49, user_ids=[])            # the educational step is due: deferred (on hold), logged
+    assert [r for _, r in _logged(con, "held", 49)][0].startswith("waiting: on hold")
+    same = run(50, user_ids=[])     # nothing changed: neither the hold nor the step is looked at
+    assert _logged(con, "held", 50) == [] and same["unchanged"] == {"drip_steps_waiting": 1, "held_users": 1}
+    later = run(64.5, user_ids=[])  # 24.5 h on hold: a release may come now, so both are looked at again
+    assert later["unchanged"] == {"drip_steps_waiting": 0, "held_users": 0}
+    assert [r for _, r in _logged(con, "held", 64.5)][0].startswith("waiting: on hold")
+    assert on_hold(con, "held")
+
+
 def test_holdout_share_is_deterministic_and_gets_the_standard_drip(con, run):
     def holdout(salt, pct, ids):
         return [u for (u,) in con.execute("SELECT u FROM unnest(?) t(u) WHERE in_holdout(u, ?, ?) ORDER BY u",

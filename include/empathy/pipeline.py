@@ -169,6 +169,7 @@ def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -
     previews = relay.deliver_previews(con, settings, run.scope) if run.simulate and not _rewrites(settings) else {}
     pending = relay.deliverable_counts(con, settings, run.scope)
     _stage(con, run, "decide", {"states": applied, "decided": decided["decided"], "not_done": decided["not_done"],
+                                "unchanged": decided.get("unchanged", {}),
                                 "holds": holds, "previews": previews,
                                 "rewound_windows": decided.get("rewound_windows", 0),
                                 "stale_leases": relay.stale_leases(con, settings, run.scope)})

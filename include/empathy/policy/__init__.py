@@ -90,8 +90,13 @@ def _decide_window(con, *, settings: Settings, as_of: datetime, run_id, users, o
     campaigns = load_campaigns(settings)
     common = {"as_of": as_of, "scope": scope}
     store.run(con, "policy/seen.sql", common).fetchall()
-    store.run(con, "policy/due.sql", {"as_of": as_of}, relations={"_steps": steps_table(campaigns)}).fetchall()
-    store.run(con, "policy/users.sql", {"as_of": as_of}, relations={"_run_users": run_users}).fetchall()
+    store.run(con, "policy/due.sql", {
+        **common, "release_after_h": float(settings.release_after_h), "drip_max_late_h": float(settings.drip_max_late_h),
+        "quiet_start": quiet_start, "quiet_end": quiet_end},
+        relations={"_steps": steps_table(campaigns), "_run_users": run_users}).fetchall()
+    store.run(con, "policy/users.sql", {
+        **common, "release_after_h": float(settings.release_after_h), "alert_cooldown_h": float(settings.alert_cooldown_h),
+        "high_value_mrr": float(settings.high_value_mrr)}, relations={"_run_users": run_users}).fetchall()
     store.run(con, "policy/holds.sql", {"as_of": as_of, "release_after_h": float(settings.release_after_h)}).fetchall()
     store.run(con, "policy/alerts.sql", {**common, "high_value_mrr": float(settings.high_value_mrr),
                                          "alert_cooldown_h": float(settings.alert_cooldown_h)}).fetchall()
@@ -107,7 +112,16 @@ def _decide_window(con, *, settings: Settings, as_of: datetime, run_id, users, o
         **common, "simulate": bool(scope), "simulation": simulation if scope else None, "run_id": run_id, "now": now, "users": sorted(set(users)),
         "params": json.dumps(overrides, default=str)},
         relations={"_rendered": render.table(rendered)}).fetchall()
-    return _summary(con, as_of, run_id, scope, now)
+    unchanged = _unchanged(con)
+    return {**_summary(con, as_of, run_id, scope, now), "unchanged": unchanged}
+
+
+def _unchanged(con) -> dict:
+    """What this window did not look at again because nothing about it could have changed (real runs)."""
+    steps, held = con.execute(
+        "SELECT (SELECT count(DISTINCT (user_id, campaign)) FROM _due WHERE unchanged), "
+        "(SELECT count(*) FROM _holds WHERE on_hold AND user_id NOT IN (SELECT user_id FROM _pol_users))").fetchall()[0]
+    return {"drip_steps_waiting": steps, "held_users": held}
 
 
 def _summary(con, as_of, run_id, scope, now) -> dict:

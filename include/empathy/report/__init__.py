@@ -93,6 +93,11 @@ def run_report(con, run_id: str) -> str:
         lines.append("  not done")
         for n in r["not_done"][:6]:
             lines.append(f"    - {KIND_WORDS.get(n['kind'], n['kind'])} x{n['n']}: {n['reason']}")
+    same = dec.get("unchanged") or {}
+    if same.get("drip_steps_waiting") or same.get("held_users"):
+        lines.append(f"  as before {same.get('drip_steps_waiting', 0)} drip step(s) still waiting and "
+                     f"{same.get('held_users', 0)} user(s) still on hold, not looked at again: nothing they wait for "
+                     "changed (the earlier reason stands: drip_deferrals, policy_holds)")
     if dec.get("rewound_windows"):
         lines.append(f"  note     {dec['rewound_windows']} later window(s) of this simulation were decided again "
                      "in order (backfill windows ran out of order)")

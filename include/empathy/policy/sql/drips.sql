@@ -19,6 +19,7 @@ WITH d AS (
     LEFT JOIN _pol_users u USING (user_id)
     LEFT JOIN (SELECT user_id, reason FROM _pol_holds WHERE kind = 'hold') h USING (user_id)
     LEFT JOIN (SELECT user_id FROM _pol_holds WHERE kind = 'release' AND outcome = 'decided') r USING (user_id)
+    WHERE NOT d.unchanged   -- deferred before and nothing it waits for changed (policy/due.sql)
 ), swapped AS (
     SELECT *,
            state = 'at_risk' AND category = 'promotional' AND NOT holdout AND at_risk_template IS NOT NULL AS swap

@@ -1,14 +1,35 @@
 -- Everyone this decision looks at, as they were at $as_of: the users scored in this window, everyone on
--- hold, and everyone with a drip step due; with their state then (the current row, or the latest history
--- row at or before $as_of), profile, account, hold, and what their evidence says (typed, from reasons).
--- reads: _run_users, _holds, _due, user_state, user_state_history, user_profiles, accounts
+-- hold whose hold this window could change or who could be alerted about, and everyone with a drip step
+-- due (but for steps `unchanged` since an earlier deferral); with their state then (the current row, or the
+-- latest history row at or before $as_of), profile, account, hold, and their evidence (typed, from reasons).
+-- A held user no one scored now is looked at in a real run only when they may be released (held for
+-- $release_after_h hours at least), when someone on their account was scored now (the account's alert
+-- ranks everyone), or when their high-value account could be alerted again (no alert within the cooldown);
+-- otherwise nothing about them can change in this window. Simulations look at everyone on hold.
+-- reads: _run_users, _holds, _due, _seen, user_state, user_state_history, user_profiles, accounts
 -- writes: _pol_users, _pol_ev (temp)
--- takes: $as_of
+-- takes: $as_of, $scope, $release_after_h, $alert_cooldown_h, $high_value_mrr
 CREATE OR REPLACE TEMP TABLE _pol_users AS
-WITH wanted AS (
+WITH held AS (
+    SELECT h.user_id, h.since, coalesce(s.account_id, p.account_id) AS account_id
+    FROM _holds h LEFT JOIN user_state s USING (user_id) LEFT JOIN user_profiles p USING (user_id)
+    WHERE h.on_hold
+), run_accounts AS (
+    SELECT DISTINCT coalesce(s.account_id, p.account_id) AS account_id
+    FROM _run_users r LEFT JOIN user_state s USING (user_id) LEFT JOIN user_profiles p USING (user_id)
+), alerted AS (   -- accounts inside the alert cooldown (as policy/alerts.sql counts it)
+    SELECT DISTINCT account_id FROM _seen
+    WHERE kind = 'slack_alert' AND status <> 'skipped' AND account_id IS NOT NULL
+      AND as_of > $as_of - to_seconds(CAST($alert_cooldown_h * 3600 AS BIGINT))
+      AND ($scope <> '' OR as_of < $as_of + to_seconds(CAST($alert_cooldown_h * 3600 AS BIGINT)))
+), wanted AS (
     SELECT user_id FROM _run_users
-    UNION SELECT user_id FROM _holds WHERE on_hold
-    UNION SELECT user_id FROM _due
+    UNION SELECT h.user_id FROM held h LEFT JOIN accounts a USING (account_id)
+          WHERE $scope <> ''
+             OR epoch($as_of) - epoch(h.since) >= $release_after_h * 3600
+             OR h.account_id IN (SELECT account_id FROM run_accounts)
+             OR (a.mrr >= $high_value_mrr AND h.account_id NOT IN (SELECT account_id FROM alerted))
+    UNION SELECT user_id FROM _due WHERE NOT unchanged
 ), states AS (
     SELECT user_id, account_id, state, confidence, intents, reasons, as_of, 0 AS src
     FROM user_state SEMI JOIN wanted USING (user_id) WHERE as_of <= $as_of
