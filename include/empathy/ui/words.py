@@ -30,6 +30,8 @@ class Redactor:
 
     def __init__(self, cache_size: int = 50_000):
         self._patterns = functools.lru_cache(maxsize=cache_size)(redact.redact) if cache_size else redact.redact
+        self._words: dict[tuple, str] = {}
+        self._words_max = max(cache_size, 1)
 
     def text(self, value, names: tuple = (), limit: int = TEXT_LIMIT):
         """A customer text redacted, then cut to ``limit``; anything that is not a string passes unchanged."""
@@ -42,6 +44,21 @@ class Redactor:
             if any(p.lower() in low for p in parts):
                 out = redact.redact(out, names)
         return _cut(out, limit)
+
+    def words(self, signal: str, data: dict, names: tuple = ()) -> str:
+        """A signal's catalogue sentence filled from ``data``, every customer value redacted as it is put in.
+        Remembered per (signal, data, names): thousands of users share the same evidence ("1 command, 3 API
+        calls"), and a refresh of 100k users would otherwise fill the same sentence again and again."""
+        key = (signal, json.dumps(data, default=str), names)
+        text = self._words.get(key)
+        if text is None:
+            sig = catalog.BY_NAME.get(signal)
+            text = (catalog.render(sig.words, data, lambda spec, raw: catalog.plain_value(spec, self.data(raw, names)))
+                    if sig else None) or signal.replace("_", " ")
+            if len(self._words) >= self._words_max:
+                self._words.pop(next(iter(self._words)))   # the oldest first (insertion order): bounded memory
+            self._words[key] = text
+        return text
 
     def data(self, value, names: tuple = ()):
         """Every string inside a JSON-like value redacted (as ``redact.redact_data``), each bounded."""
@@ -80,9 +97,6 @@ def evidence(reasons, names: tuple, redactor: Redactor) -> list[dict]:
         except ValueError:
             reasons = [reasons]
 
-    def value(spec: str, raw):
-        return catalog.plain_value(spec, redactor.data(raw, names))
-
     out = []
     for r in reasons if isinstance(reasons, list) else [reasons]:
         if not isinstance(r, dict):
@@ -92,9 +106,8 @@ def evidence(reasons, names: tuple, redactor: Redactor) -> list[dict]:
         if r.get("detail"):
             text = redactor.text(str(r["detail"]), names)
         else:
-            sig = catalog.BY_NAME.get(signal)
             data = r.get("data") if isinstance(r.get("data"), dict) else {}
-            text = (catalog.render(sig.words, data, value) if sig else None) or signal.replace("_", " ")
+            text = redactor.words(signal, data, names)
         out.append({"signal": signal, "family": r.get("family"), "polarity": r.get("polarity"),
                     "deciding": bool(r.get("deciding")), "at": r.get("at"), "words": _cut(text, TEXT_LIMIT)})
     return out
