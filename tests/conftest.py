@@ -12,8 +12,10 @@ sys.path.insert(0, str(ROOT / "include"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 # Airflow reads its settings at import: point it at a throwaway home before anything imports it, whatever
-# the caller exported (`make test` exports the local AIRFLOW_HOME of `make up`).
-_AIRFLOW_HOME = ROOT / ".airflow" / "test"
+# the caller exported (`make test` exports the local AIRFLOW_HOME of `make up`). One home per pytest-xdist
+# worker (PYTEST_XDIST_WORKER is set before this file is imported), so no two processes share its SQLite DB.
+_TEST_HOMES = ROOT / ".airflow" / "test"
+_AIRFLOW_HOME = _TEST_HOMES / os.environ.get("PYTEST_XDIST_WORKER", "main")
 os.environ.update({
     "AIRFLOW_HOME": str(_AIRFLOW_HOME),
     "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -60,15 +62,50 @@ def openai_server():
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """Airflow's metadata DB (SQLite under .airflow/test), migrated once and reused across sessions."""
+    """Airflow's metadata DB (SQLite in this worker's home under .airflow/test), reused across sessions: a
+    copy of one DB migrated once per Airflow version (under a file lock, so parallel workers migrate once)."""
+    import fcntl
+    import shutil
     import subprocess
+    from importlib.metadata import version
 
     stamp = _AIRFLOW_HOME / ".migrated"
-    if not stamp.exists():
-        _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-        airflow = Path(sys.executable).parent / "airflow"
-        subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ)
-        subprocess.run([str(airflow), "pools", "set", "duckdb", "1", "DuckDB: one writer"], check=True,
-                       capture_output=True, env=os.environ)
-        stamp.touch()
+    want = version("apache-airflow-core")
+    if stamp.exists() and stamp.read_text() == want:
+        return _AIRFLOW_HOME
+    _TEST_HOMES.mkdir(parents=True, exist_ok=True)
+    with open(_TEST_HOMES / "migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        template = _TEST_HOMES / "template"
+        if not (template / ".migrated").exists() or (template / ".migrated").read_text() != want:
+            shutil.rmtree(template, ignore_errors=True)
+            template.mkdir()
+            env = {**os.environ, "AIRFLOW_HOME": str(template),
+                   "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{template / 'airflow.db'}",
+                   "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(template / "logs")}
+            airflow = Path(sys.executable).parent / "airflow"
+            subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=env)
+            subprocess.run([str(airflow), "pools", "set", "duckdb", "1", "DuckDB: one writer"], check=True,
+                           capture_output=True, env=env)
+            (template / ".migrated").write_text(want)
+    _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template / "airflow.db", _AIRFLOW_HOME / "airflow.db")
+    stamp.write_text(want)
     return _AIRFLOW_HOME
+
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest first, a module's tests kept together: the live-deployment modules (marked ``e2e``), then the
+    other ``slow`` ones, then the rest in collection order. Under pytest-xdist (``--dist loadfile
+    --no-loadscope-reorder``, pyproject.toml) the two e2e modules start at once on separate workers, and the
+    many short modules fill whichever worker is free, so the run ends close to its longest module."""
+    marks: dict[str, set[str]] = {}
+    for item in items:
+        marks.setdefault(item.nodeid.split("::")[0], set()).update(m.name for m in item.iter_markers())
+
+    def rank(item) -> int:
+        names = marks[item.nodeid.split("::")[0]]
+        return 0 if "e2e" in names else 1 if "slow" in names else 2
+
+    items.sort(key=rank)  # stable: collection order within a rank

@@ -47,14 +47,19 @@ _server: EmbeddedPostgres | None = None
 
 
 @contextlib.contextmanager
-def _server_lock():
-    """One process at a time decides to start or stop the shared server (two sessions may overlap)."""
+def _file_lock(suffix: str = ".lock"):
+    """An exclusive lock beside PG_DIR, across processes (overlapping sessions, pytest-xdist workers)."""
     import fcntl
 
     PG_DIR.parent.mkdir(parents=True, exist_ok=True)
-    with open(PG_DIR.with_name(PG_DIR.name + ".lock"), "w") as lock:
+    with open(PG_DIR.with_name(PG_DIR.name + suffix), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def _server_lock():
+    """One process at a time decides to start or stop the shared server (two sessions may overlap)."""
+    return _file_lock()
 
 
 def _users() -> Path:
@@ -101,6 +106,13 @@ def template_database(pg: EmbeddedPostgres) -> str:
     name = "airflow_template_" + re.sub(r"\W", "_", airflow.__version__)
     if pg.has_database(name):
         return name
+    with _file_lock(".template.lock"):  # two deployments starting at once: one migrates, the other waits
+        if not pg.has_database(name):
+            _build_template(pg, name)
+    return name
+
+
+def _build_template(pg: EmbeddedPostgres, name: str) -> None:
     building = f"{name}_build_{secrets.token_hex(3)}"
     pg.create_database(building)
     env = {**_clean_environ(), "AIRFLOW_HOME": tempfile.mkdtemp(prefix="empathy-migrate-"),
@@ -114,7 +126,6 @@ def template_database(pg: EmbeddedPostgres) -> str:
     finally:
         pg.drop_database(building)
         shutil.rmtree(env["AIRFLOW_HOME"], ignore_errors=True)
-    return name
 
 
 def _run(argv, env, timeout=600):

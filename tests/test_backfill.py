@@ -28,7 +28,7 @@ import harness
 from standins.sendgrid_server import SendGridStandin
 from standins.slack_server import SlackStandin
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(2700)]
 PIPELINE = "empathy_pipeline"
 WINDOWS = 24  # a day of hourly windows
 COOLDOWN_H = 24  # the default alert_cooldown_h
