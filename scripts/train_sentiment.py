@@ -20,7 +20,8 @@ all three sets, with hyperparameters chosen by leave-one-set-out over all three.
 Model: scikit-learn's LogisticRegression (multinomial, L2) over ``empathy.scoring.model.dense_row`` (the
 rules' evidence, standardised, cut to +-DENSE_CLIP standard deviations so that a cue rare in training (a
 link, ALL CAPS) cannot outweigh everything else in a set where it is common, and scaled by ``dense_gain``)
-and binary ``model.bag`` features (unigrams and bigrams seen in >= MIN_DF training texts). Each set
+and binary ``model.bag`` features (unigrams and bigrams seen in >= MIN_DF training texts); the weights are
+the mean of a model on all training sets pooled and one on each set alone (DOMAIN_AVERAGE). Each set
 weighs the same and, within a set, each label weighs the same (star-labelled neutral reviews less: 3
 stars is a weak stand-in for neutral). Decision: the most probable class (``empathy.scoring.lexicon``
 turns the probabilities into a score whose neutral band gives that same class).
@@ -71,6 +72,7 @@ DENSE_CLIP = 3.0   # standardised rule numbers are cut to +-3 sd: a link, in 3 o
 # 11,700 texts, would otherwise weigh 145 sd in a set where most texts have one
 REVIEW_NEUTRAL_WEIGHT = 0.5   # 3-star reviews count half as much as a labelled neutral
 SET_WEIGHT = {"tweeteval": 1.0, "apple": 1.0, "reviews": 1.0}
+DOMAIN_AVERAGE = True   # weights: mean of the pooled model and one model per set (see ``fit``)
 
 
 @dataclass
@@ -139,19 +141,35 @@ def dense_part(scaler: StandardScaler, dense: np.ndarray, gain: float) -> np.nda
 
 
 def fit(c: Corpus, idx: np.ndarray, C: float, dense_gain: float) -> dict:
-    """One model on the texts at ``idx``: scaler, vocabulary and weights from them alone."""
+    """One model on the texts at ``idx``: scaler, vocabulary and weights from them alone.
+
+    With DOMAIN_AVERAGE the weights are the mean of a model fitted on all of ``idx`` and one fitted on each
+    set within it (same features, same scaler): a word that is evidence in one set only weighs less, and
+    the mean of linear models' logits is one linear model, so the scorer's cost does not change."""
     scaler = StandardScaler().fit(c.dense[idx])
     vec = CountVectorizer(analyzer=lambda b: b, binary=True, min_df=MIN_DF, lowercase=False)
     tokens = vec.fit_transform([c.bags[i] for i in idx])
     X = sparse.hstack([sparse.csr_matrix(dense_part(scaler, c.dense[idx], dense_gain)), tokens]).tocsr()
-    lr = LogisticRegression(C=C, max_iter=3000, tol=1e-4).fit(X, c.y[idx], sample_weight=sample_weights(c, idx))
-    return {"scaler": scaler, "vec": vec, "lr": lr, "dense_gain": dense_gain}
+    parts = [np.arange(len(idx))]
+    names = np.unique(c.source[idx])
+    if DOMAIN_AVERAGE and len(names) > 1:
+        parts += [np.flatnonzero(c.source[idx] == s) for s in names]
+    coefs, intercepts = [], []
+    for part in parts:
+        sub = idx[part]
+        lr = LogisticRegression(C=C, max_iter=3000, tol=1e-4).fit(X[part], c.y[sub], sample_weight=sample_weights(c, sub))
+        coefs.append(lr.coef_)
+        intercepts.append(lr.intercept_)
+    return {"scaler": scaler, "vec": vec, "coef": np.mean(coefs, axis=0), "intercept": np.mean(intercepts, axis=0),
+            "dense_gain": dense_gain}
 
 
 def proba(m: dict, c: Corpus, idx: np.ndarray) -> np.ndarray:
     X = sparse.hstack([sparse.csr_matrix(dense_part(m["scaler"], c.dense[idx], m["dense_gain"])),
                        m["vec"].transform([c.bags[i] for i in idx])]).tocsr()
-    return m["lr"].predict_proba(X)
+    z = np.asarray(X @ m["coef"].T) + m["intercept"]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def shifted(p: np.ndarray, no_evidence: np.ndarray, hp: dict) -> np.ndarray:
@@ -283,7 +301,7 @@ def report(c: Corpus, res: dict) -> dict:
 
 def export(m: dict, hp: dict, c: Corpus, figures: dict) -> dict:
     """The fitted model as plain numbers: dense weights folded with the scaler and gain, word weights."""
-    coef = m["lr"].coef_.T          # (features, 3)
+    coef = m["coef"].T             # (features, 3)
     nd = len(DENSE)
     vocab = m["vec"].get_feature_names_out()
     word_w = coef[nd:]
@@ -301,7 +319,7 @@ def export(m: dict, hp: dict, c: Corpus, figures: dict) -> dict:
         "dense_scale": [round(float(v), 6) for v in m["scaler"].scale_ / m["dense_gain"]],
         "dense_clip": DENSE_CLIP * m["dense_gain"],
         "dense_weights": [[round(float(v), 5) for v in row] for row in coef[:nd]],
-        "bias": [round(float(v), 5) for v in m["lr"].intercept_],
+        "bias": [round(float(v), 5) for v in m["intercept"]],
         "class_offset": [0.0, hp["neutral_offset"], 0.0],
         "no_evidence_offset": hp["no_evidence_offset"],
         "mixed_margin": hp["mixed_margin"],

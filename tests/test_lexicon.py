@@ -97,6 +97,17 @@ def test_right_on_nine_in_ten_support_messages(scorer):
     ("super", "positive"),
     ("cool", "positive"),
     ("Nice app", "positive"),
+    # complaints without an emotive word, and sarcasm (issue 10 part 2)
+    ("please help, my bag didn't make it", "negative"),
+    ("I've been transferred 4 times", "negative"),
+    ("been trying to reach someone for 2 days", "negative"),
+    ("nobody can tell me anything", "negative"),
+    ("not even an apology", "negative"),
+    ("how is this acceptable", "negative"),
+    ("hello?? anyone there?", "negative"),
+    ("love being on hold for an hour", "negative"),
+    ("nothing like waiting 2 hours at the gate", "negative"),
+    ("you lost a loyal customer", "negative"),
 ])
 def test_support_language(scorer, text, expected):
     assert label(scorer, text) == expected, scorer.explain(text)
