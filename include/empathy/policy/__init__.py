@@ -90,20 +90,17 @@ def _decide_window(con, *, settings: Settings, as_of: datetime, run_id, users, o
     campaigns = load_campaigns(settings)
     common = {"as_of": as_of, "scope": scope}
     store.run(con, "policy/seen.sql", common).fetchall()
-    store.run(con, "policy/due.sql", {
-        **common, "release_after_h": float(settings.release_after_h), "drip_max_late_h": float(settings.drip_max_late_h),
-        "quiet_start": quiet_start, "quiet_end": quiet_end},
-        relations={"_steps": steps_table(campaigns), "_run_users": run_users}).fetchall()
-    store.run(con, "policy/users.sql", {
-        **common, "release_after_h": float(settings.release_after_h), "alert_cooldown_h": float(settings.alert_cooldown_h),
-        "high_value_mrr": float(settings.high_value_mrr)}, relations={"_run_users": run_users}).fetchall()
-    store.run(con, "policy/holds.sql", {"as_of": as_of, "release_after_h": float(settings.release_after_h)}).fetchall()
-    store.run(con, "policy/alerts.sql", {**common, "high_value_mrr": float(settings.high_value_mrr),
-                                         "alert_cooldown_h": float(settings.alert_cooldown_h)}).fetchall()
+    limits = {"release_after_h": float(settings.release_after_h), "alert_cooldown_h": float(settings.alert_cooldown_h),
+              "high_value_mrr": float(settings.high_value_mrr), "drip_max_late_h": float(settings.drip_max_late_h),
+              "quiet_start": quiet_start, "quiet_end": quiet_end}
+    rules = {**common, **limits}   # store.run passes each statement only the parameters it names
+    store.run(con, "policy/due.sql", rules, relations={"_steps": steps_table(campaigns), "_run_users": run_users}).fetchall()
+    store.run(con, "policy/users.sql", rules, relations={"_run_users": run_users}).fetchall()
+    store.run(con, "policy/holds.sql", rules).fetchall()
+    store.run(con, "policy/alerts.sql", rules).fetchall()
     store.run(con, "policy/drips.sql", {
-        **common, "drip_max_late_h": float(settings.drip_max_late_h), "holdout_pct": float(settings.holdout_pct),
-        "holdout_salt": holdout_salt, "holdout_ignores_holds": bool(settings.holdout_ignores_holds),
-        "quiet_start": quiet_start, "quiet_end": quiet_end,
+        **rules, "holdout_pct": float(settings.holdout_pct), "holdout_salt": holdout_salt,
+        "holdout_ignores_holds": bool(settings.holdout_ignores_holds),
         "email_cap_per_day": int(settings.email_cap_per_day)}).fetchall()
     store.run(con, "policy/ids.sql", common).fetchall()
     rendered = render.alerts(con, settings, as_of, simulation, base_url) \

@@ -38,9 +38,7 @@ WITH d AS (
             WHEN unsubscribed AND use_category <> 'transactional' THEN 'skip'
             WHEN held AND NOT (holdout AND $holdout_ignores_holds) AND use_category IN ('promotional', 'educational') THEN 'defer'
             WHEN email IS NULL OR trim(email) = '' THEN 'defer'
-            WHEN use_category <> 'transactional' AND $quiet_start IS NOT NULL
-                 AND CASE WHEN $quiet_start <= $quiet_end THEN local_hour >= $quiet_start AND local_hour < $quiet_end
-                          ELSE local_hour >= $quiet_start OR local_hour < $quiet_end END THEN 'defer'
+            WHEN use_category <> 'transactional' AND in_quiet_hours(local_hour, $quiet_start, $quiet_end) THEN 'defer'
             ELSE 'send' END AS gate,
         CASE
             WHEN NOT latest_due THEN 'skipped: a later step of this campaign (' || latest_step || ') is due, so only that one is considered'
@@ -54,9 +52,7 @@ WITH d AS (
             THEN 'waiting: on hold (' || regexp_replace(coalesce(hold_reason, 'negative'), '^hold: ', '') || '), no '
                  || use_category || ' email until released'
             WHEN email IS NULL OR trim(email) = '' THEN 'waiting: no email address yet'
-            WHEN use_category <> 'transactional' AND $quiet_start IS NOT NULL
-                 AND CASE WHEN $quiet_start <= $quiet_end THEN local_hour >= $quiet_start AND local_hour < $quiet_end
-                          ELSE local_hour >= $quiet_start OR local_hour < $quiet_end END
+            WHEN use_category <> 'transactional' AND in_quiet_hours(local_hour, $quiet_start, $quiet_end)
             THEN 'waiting: quiet hours (' || lpad(local_hour::VARCHAR, 2, '0') || ':00 in '
                  || CASE WHEN timezone_known THEN timezone ELSE 'UTC' || CASE WHEN timezone IS NOT NULL THEN ', their timezone is not one we know' ELSE '' END END
                  || '; no marketing mail ' || $quiet_start || ':00-' || $quiet_end || ':00 local)'

@@ -58,8 +58,6 @@ SELECT * EXCLUDE (deferred_at, deferred_for, scored_now, on_hold, hold_since, ho
        AND epoch($as_of) - epoch(due_at) <= $drip_max_late_h * 3600
        AND CASE WHEN deferred_for LIKE 'waiting: on hold%' THEN coalesce(on_hold, false)
                 WHEN deferred_for LIKE 'waiting: no email address%' THEN true
-                WHEN deferred_for LIKE 'waiting: quiet hours%' THEN $quiet_start IS NOT NULL AND
-                     CASE WHEN $quiet_start <= $quiet_end THEN local_hour >= $quiet_start AND local_hour < $quiet_end
-                          ELSE local_hour >= $quiet_start OR local_hour < $quiet_end END
+                WHEN deferred_for LIKE 'waiting: quiet hours%' THEN in_quiet_hours(local_hour, $quiet_start, $quiet_end)
                 ELSE false END AS unchanged
 FROM joined;

@@ -49,5 +49,11 @@ QUALIFY row_number() OVER (PARTITION BY user_id, detail->>'campaign', detail->>'
 
 -- The holdout: a deterministic share of users (the same user and salt are always in or out) who get the
 -- standard drip with no empathy adjustments, so the adjustments can be measured.
+-- Quiet hours: whether a local hour (0-23) is inside `start-end` (wrapping midnight when start > end);
+-- never when quiet hours are off (start NULL). The drip rules and the re-check of deferred steps share it.
+CREATE OR REPLACE MACRO in_quiet_hours(local_hour, quiet_start, quiet_end) AS
+    quiet_start IS NOT NULL AND CASE WHEN quiet_start <= quiet_end THEN local_hour >= quiet_start AND local_hour < quiet_end
+                                     ELSE local_hour >= quiet_start OR local_hour < quiet_end END;
+
 CREATE OR REPLACE MACRO in_holdout(user_id, salt, pct) AS
     ('0x' || left(sha256(salt || '|' || user_id), 15))::BIGINT / 1152921504606846976.0 * 100 < pct;
