@@ -162,7 +162,7 @@ def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -
                                 simulation=run.mode if run.simulate else None, overrides=run.overrides,
                                 base_url=airflow_base_url(), asm_group_id=sg.asm_group_id if sg else None)
         if not run.simulate and users:
-            con.execute("UPDATE user_state SET decided_at = ? WHERE list_contains(?, user_id)",
+            con.execute("UPDATE user_state SET decided_at = ? WHERE user_id IN (SELECT unnest(?))",
                         [datetime.now(UTC), users]).fetchall()
         holds = relay.apply_holds(con, settings, run.scope, mirrored=bool(settings.sendgrid_hold_group_id and sg))
     # a simulation's previews need no network; an LLM rewrite of its emails would (then the send step does it)

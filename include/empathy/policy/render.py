@@ -30,7 +30,7 @@ def _evidence(con, user_ids: list[str]) -> tuple[dict[str, list[dict]], dict[str
     if not user_ids:
         return {}, {}
     rows = con.execute(
-        "SELECT user_id, signal, polarity, data::VARCHAR FROM _pol_ev WHERE list_contains(?, user_id) "
+        "SELECT user_id, signal, polarity, data::VARCHAR FROM _pol_ev WHERE user_id IN (SELECT unnest(?)) "
         "ORDER BY user_id, signal = 'state' DESC, friction_rank NULLS LAST, seen_at DESC NULLS LAST", [user_ids]).fetchall()
     evidence: dict[str, list[dict]] = defaultdict(list)
     looking: dict[str, list[str]] = {}

@@ -1,4 +1,5 @@
 -- One week of actions as the page shows them (the detail's scalars, never its bodies), by user and time.
+-- The detail (an email's whole body) is read once for all eight scalars: ->> per field parses it eight times.
 -- reads: actions
 -- writes: nothing
 -- takes: $part, $outbox
@@ -7,9 +8,10 @@ SELECT action_id, user_id, account_id, kind, status, reason, simulation, scope, 
        CASE WHEN starts_with(preview_path, $outbox || '/') THEN substr(preview_path, length($outbox) + 2)
             -- written where the sending worker mounts the outbox: the preview's place inside it
             ELSE nullif(regexp_extract(preview_path, '(?:^|/)((?:email|slack)/[^/]+|holds\.jsonl)$', 1), '') END AS preview,
-       detail->>'subject' AS subject, detail->>'channel' AS channel, detail->>'tone' AS tone,
-       detail->>'category' AS category, detail->>'campaign' AS campaign, detail->>'step' AS step,
-       TRY_CAST(detail->>'holdout' AS BOOLEAN) AS holdout, detail->>'rewrite' AS rewrite
-FROM actions
-WHERE strftime(date_trunc('week', created_at), '%Y-%m-%d') = $part
+       d[1] AS subject, d[2] AS channel, d[3] AS tone, d[4] AS category, d[5] AS campaign, d[6] AS step,
+       TRY_CAST(d[7] AS BOOLEAN) AS holdout, d[8] AS rewrite
+FROM (SELECT *, json_extract_string(detail, ['$.subject', '$.channel', '$.tone', '$.category', '$.campaign', '$.step',
+                                             '$.holdout', '$.rewrite']) AS d
+      FROM actions
+      WHERE strftime(date_trunc('week', created_at), '%Y-%m-%d') = $part)
 ORDER BY user_id, created_at, action_id;
