@@ -157,3 +157,29 @@ def test_no_pii_reaches_the_llm(world):
             assert value not in text, kind
         for name in ("Okonkwo", "jdoe.billing@acme.io", "Jane"):
             assert name not in text, name
+
+
+def warm_rewriter(body):
+    """Scores obey injected instructions; email rewrites keep every rule and add one warm line."""
+    props = (body.get("response_format", {}).get("json_schema", {}).get("schema", {}) or {}).get("properties", {})
+    if "body" in props:
+        return {"body": json.loads(body["messages"][-1]["content"])["draft"] + "\n\nThanks for bearing with us."}
+    return gullible_answer(body)
+
+
+def test_an_accepted_rewrite_is_what_is_sent_and_what_the_row_keeps(settings, monkeypatch):
+    with OpenAIStandin(responder=warm_rewriter) as llm, SendGridStandin() as sendgrid:
+        monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", llm.connection())
+        monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection())
+        (settings.landing / "hostile.jsonl").write_text("\n".join(json.dumps(e) for e in hostile_events()))
+        s = settings.replace(scorer="openai", holdout_pct=0.0, quiet_hours="", llm_timeout_s=5.0)
+        run_window(s, AS_OF - timedelta(hours=1), run_id="warm")
+        mails = {m["custom_args"]["action_id"]: m for m in
+                 (json.loads(r.body) for r in sendgrid.requests if r.path.endswith("/mail/send"))}
+    rows = query(s, "SELECT action_id, detail->>'text', detail->>'rewrite', detail->>'rewrite_note' FROM actions "
+                    "WHERE kind = 'email' AND status = 'sent'")
+    assert rows and set(mails) == {a for a, *_ in rows}
+    for action_id, text, source, note in rows:
+        assert (source, note.startswith("rewritten by")) == ("llm", True), note
+        plain = next(p["value"] for p in mails[action_id]["content"] if p["type"] == "text/plain")
+        assert "Thanks for bearing with us." in text and plain == text   # the row keeps what was sent

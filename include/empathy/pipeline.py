@@ -224,6 +224,8 @@ def rewrite(settings: Settings, claimed_path: str) -> str:
         d["rewrite"], d["rewrite_note"] = result.source, result.note
         if result.body is not None:
             d["text"] = finished_text(result.body, d["tokens"]["values"], d["tokens"]["footer"])
+        # what this step changed, for `record` to keep with the row (nothing else of a sent email changes)
+        row["detail_patch"] = {k: d[k] for k in ("text", "rewrite", "rewrite_note") if k in d}
     out = Path(claimed_path.replace("claimed-", "rewritten-"))
     _write_jsonl(Path(str(out) + ".cache.jsonl"), [r.cache_row() for r in results if r.cache_row()])
     return _write_jsonl(out, rows)

@@ -145,9 +145,9 @@ def _journal_write(settings: Settings, outcome: dict) -> None:
 
 
 def _outcome(row, status, provider_id=None, preview_path=None, error=None) -> dict:
-    d = row.get("detail") or {}
-    # what the email step changed before sending (the LLM rewrite) is kept with the row: what was sent
-    patch = {k: d[k] for k in ("text", "rewrite", "rewrite_note") if k in d} if row["kind"] == "email" else None
+    # what the rewrite step changed before sending is kept with the row (what was sent); an email nothing
+    # changed is not patched: rewriting its stored detail (the whole body) costs a checkpoint for nothing
+    patch = row.get("detail_patch") if row["kind"] == "email" else None
     return {"action_id": row["action_id"], "kind": row["kind"], "status": status, "provider_id": provider_id,
             "preview_path": str(preview_path) if preview_path else None, "error": error,
             "detail_patch": json.dumps(patch) if patch else None}

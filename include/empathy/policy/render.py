@@ -152,7 +152,7 @@ def _email(r, settings, campaign, evidence, looking, asm_group_id) -> dict:
               "subject": finished["subject"], "text": finished["text"],
               "unsubscribe_url": finished["unsubscribe_url"], "links": sorted(u for u in campaign.our_links() if u in finished["text"]),
               "rewrite": draft.rewrite, "rewrite_note": draft.rewrite_note,
-              "tokens": {"body": draft.body, "values": draft.values}}
+              "tokens": finished["tokens"]}   # what the rewrite step needs to finish the email again
     if r["swap"]:
         detail["swapped"] = {"from_template": r["template"], "from_category": r["category"]}
     return {"action_id": r["action_id"], "user_id": r["user_id"], "account_id": r["account_id"],
