@@ -47,12 +47,14 @@ class Redactor:
 
     def words(self, signal: str, data: dict, names: tuple = ()) -> str:
         """A signal's catalogue sentence filled from ``data``, every customer value redacted as it is put in.
-        Remembered per (signal, data, names): thousands of users share the same evidence ("1 command, 3 API
-        calls"), and a refresh of 100k users would otherwise fill the same sentence again and again."""
-        key = (signal, json.dumps(data, default=str), names)
+        Remembered per (signal, the values its sentence uses, names): thousands of users share the same
+        evidence ("1 command, 3 API calls") though its times and other fields differ, and a refresh of 100k
+        users would otherwise fill the same sentence again and again."""
+        sig = catalog.BY_NAME.get(signal)
+        used = _fields(sig.words) if sig else ()
+        key = (signal, json.dumps([data.get(f) for f in used], default=str), names)
         text = self._words.get(key)
         if text is None:
-            sig = catalog.BY_NAME.get(signal)
             text = (catalog.render(sig.words, data, lambda spec, raw: catalog.plain_value(spec, self.data(raw, names)))
                     if sig else None) or signal.replace("_", " ")
             if len(self._words) >= self._words_max:
@@ -75,6 +77,12 @@ class Redactor:
 def redactor(cache_size: int) -> Redactor:
     """The process's redactor (its memory of texts outlives one refresh: a task may run several)."""
     return Redactor(cache_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _fields(template: str) -> tuple:
+    """The data fields a catalogue sentence reads (all that its filled text depends on)."""
+    return tuple(sorted(catalog.fields(template)))
 
 
 @functools.lru_cache(maxsize=4096)
