@@ -111,7 +111,9 @@ def friction_lines(alert: Alert, limit: int = 4) -> list[str]:
         sig = catalog.BY_NAME.get(e["signal"])
         if e.get("polarity", 0) >= 0 or sig is None or not sig.slack:
             continue
-        data = redact.redact_data(e.get("data") or {}, alert.pii_names)
+        raw = e.get("data") if isinstance(e.get("data"), dict) else {}   # only the values the line shows
+        # are redacted (the rest is never read)
+        data = redact.redact_data({f: raw[f] for f in catalog.fields(sig.slack) if f in raw}, alert.pii_names)
         line = catalog.render(sig.slack, data, slack_value)
         if line:
             lines.append(line)

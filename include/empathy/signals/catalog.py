@@ -16,6 +16,7 @@ the values are ours, the values are the customer's.
 """
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable
@@ -156,8 +157,11 @@ _FIELDS = string.Formatter()
 ValueFn = Callable[[str, object], "str | None"]   # (spec, value) -> text, or None when it cannot be shown
 
 
-def fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in _FIELDS.parse(template.replace("[", "").replace("]", "")) if name}
+@functools.lru_cache(maxsize=256)
+def fields(template: str) -> tuple[str, ...]:
+    """The data fields a template reads, sorted: all its filled text depends on (so a renderer redacts or
+    remembers only those)."""
+    return tuple(sorted({name for _, name, _, _ in _FIELDS.parse(template.replace("[", "").replace("]", "")) if name}))
 
 
 def render(template: str, data: dict, value: ValueFn) -> str | None:

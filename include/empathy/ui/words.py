@@ -51,7 +51,7 @@ class Redactor:
         evidence ("1 command, 3 API calls") though its times and other fields differ, and a refresh of 100k
         users would otherwise fill the same sentence again and again."""
         sig = catalog.BY_NAME.get(signal)
-        used = _fields(sig.words) if sig else ()
+        used = catalog.fields(sig.words) if sig else ()
         key = (signal, json.dumps([data.get(f) for f in used], default=str), names)
         text = self._words.get(key)
         if text is None:
@@ -77,12 +77,6 @@ class Redactor:
 def redactor(cache_size: int) -> Redactor:
     """The process's redactor (its memory of texts outlives one refresh: a task may run several)."""
     return Redactor(cache_size)
-
-
-@functools.lru_cache(maxsize=256)
-def _fields(template: str) -> tuple:
-    """The data fields a catalogue sentence reads (all that its filled text depends on)."""
-    return tuple(sorted(catalog.fields(template)))
 
 
 @functools.lru_cache(maxsize=4096)
