@@ -111,8 +111,8 @@ def friction_lines(alert: Alert, limit: int = 4) -> list[str]:
         sig = catalog.BY_NAME.get(e["signal"])
         if e.get("polarity", 0) >= 0 or sig is None or not sig.slack:
             continue
-        raw = e.get("data") if isinstance(e.get("data"), dict) else {}   # only the values the line shows
-        # are redacted (the rest is never read)
+        # only the values the line shows are redacted: the rest of the evidence is never read
+        raw = e.get("data") if isinstance(e.get("data"), dict) else {}
         data = redact.redact_data({f: raw[f] for f in catalog.fields(sig.slack) if f in raw}, alert.pii_names)
         line = catalog.render(sig.slack, data, slack_value)
         if line:
