@@ -5,6 +5,7 @@ link; no Slack text pings or links for them; every Block Kit text is within Slac
 PII reaches the LLM."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import timedelta
@@ -60,25 +61,34 @@ def hostile_events():
     return events
 
 
-def rewriter(body):
-    """Scores obey injected instructions; email rewrites slip in a link (the guardrails must refuse it)."""
-    props = (body.get("response_format", {}).get("json_schema", {}).get("schema", {}) or {}).get("properties", {})
-    if "body" in props:
-        draft = json.loads(body["messages"][-1]["content"])["draft"]
-        return {"body": draft + "\n\nLog in here: https://evil.example/login"}
-    return gullible_answer(body)
+def rewriter_adding(line):
+    """Scores obey injected instructions; each email rewrite is the draft with ``line`` added."""
+    def answer(body):
+        props = (body.get("response_format", {}).get("json_schema", {}).get("schema", {}) or {}).get("properties", {})
+        if "body" in props:
+            return {"body": json.loads(body["messages"][-1]["content"])["draft"] + "\n\n" + line}
+        return gullible_answer(body)
+    return answer
 
 
-@pytest.fixture
-def world(settings, monkeypatch):
-    with OpenAIStandin(responder=rewriter) as llm, SlackStandin() as slack, SendGridStandin() as sendgrid:
+@contextlib.contextmanager
+def hostile_world(settings, monkeypatch, responder, run_id):
+    """The hostile customers through one whole live run, against the LLM, Slack and SendGrid stand-ins."""
+    with OpenAIStandin(responder=responder) as llm, SlackStandin() as slack, SendGridStandin() as sendgrid:
         monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", llm.connection())
         monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())
         monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection())
         (settings.landing / "hostile.jsonl").write_text("\n".join(json.dumps(e) for e in hostile_events()))
         s = settings.replace(scorer="openai", holdout_pct=0.0, quiet_hours="", llm_timeout_s=5.0)
-        out = run_window(s, AS_OF - timedelta(hours=1), run_id="hostile")
+        out = run_window(s, AS_OF - timedelta(hours=1), run_id=run_id)
         yield {"llm": llm, "slack": slack, "sendgrid": sendgrid, "settings": s, "out": out}
+
+
+@pytest.fixture
+def world(settings, monkeypatch):
+    # the rewrite slips in a link: the guardrails must refuse it
+    with hostile_world(settings, monkeypatch, rewriter_adding("Log in here: https://evil.example/login"), "hostile") as w:
+        yield w
 
 
 def query(settings, sql):
@@ -159,25 +169,12 @@ def test_no_pii_reaches_the_llm(world):
             assert name not in text, name
 
 
-def warm_rewriter(body):
-    """Scores obey injected instructions; email rewrites keep every rule and add one warm line."""
-    props = (body.get("response_format", {}).get("json_schema", {}).get("schema", {}) or {}).get("properties", {})
-    if "body" in props:
-        return {"body": json.loads(body["messages"][-1]["content"])["draft"] + "\n\nThanks for bearing with us."}
-    return gullible_answer(body)
-
-
 def test_an_accepted_rewrite_is_what_is_sent_and_what_the_row_keeps(settings, monkeypatch):
-    with OpenAIStandin(responder=warm_rewriter) as llm, SendGridStandin() as sendgrid:
-        monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", llm.connection())
-        monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", sendgrid.connection())
-        (settings.landing / "hostile.jsonl").write_text("\n".join(json.dumps(e) for e in hostile_events()))
-        s = settings.replace(scorer="openai", holdout_pct=0.0, quiet_hours="", llm_timeout_s=5.0)
-        run_window(s, AS_OF - timedelta(hours=1), run_id="warm")
+    with hostile_world(settings, monkeypatch, rewriter_adding("Thanks for bearing with us."), "warm") as w:
         mails = {m["custom_args"]["action_id"]: m for m in
-                 (json.loads(r.body) for r in sendgrid.requests if r.path.endswith("/mail/send"))}
-    rows = query(s, "SELECT action_id, detail->>'text', detail->>'rewrite', detail->>'rewrite_note' FROM actions "
-                    "WHERE kind = 'email' AND status = 'sent'")
+                 (json.loads(r.body) for r in w["sendgrid"].requests if r.path.endswith("/mail/send"))}
+    rows = query(w["settings"], "SELECT action_id, detail->>'text', detail->>'rewrite', detail->>'rewrite_note' "
+                                "FROM actions WHERE kind = 'email' AND status = 'sent'")
     assert rows and set(mails) == {a for a, *_ in rows}
     for action_id, text, source, note in rows:
         assert (source, note.startswith("rewritten by")) == ("llm", True), note
