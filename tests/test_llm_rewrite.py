@@ -110,3 +110,26 @@ def test_without_a_connection_or_with_rewrites_off_the_template_stands(settings,
     monkeypatch.delenv("AIRFLOW_CONN_OPENAI_DEFAULT")
     assert rewrite_drafts([draft], settings)[0].note == "no openai connection"
     assert not openai_server.requests
+
+
+def test_without_a_connection_or_with_rewrites_off_the_rewrite_step_changes_no_email(settings, llm_settings,
+                                                                                        openai_server, monkeypatch,
+                                                                                        tmp_path):
+    """The pipeline's rewrite step (claimed file in, file for the send step out): with nothing to rewrite
+    with, every claimed email goes on exactly as decided, with nothing for ``record`` to write back."""
+    from empathy import pipeline
+
+    emails = [{"action_id": f"a{n}", "kind": "email", "status": "pending",
+               "detail": {"tone": "supportive", "text": "Hi Ann, ...", "rewrite": "template",
+                          "rewrite_note": "no rewrite configured",
+                          "tokens": {"body": HELP, "values": {"FIRST_NAME": "Ann"}, "footer": ""}}} for n in range(3)]
+    claimed = pipeline._write_jsonl(tmp_path / "claimed-email.jsonl", emails)
+    assert pipeline._read_jsonl(pipeline.rewrite(llm_settings.replace(email_rewrite=False), claimed)) == emails
+    monkeypatch.delenv("AIRFLOW_CONN_OPENAI_DEFAULT")
+    assert pipeline._read_jsonl(pipeline.rewrite(settings, claimed)) == emails
+    assert not openai_server.requests
+    # with a connection the same step does rewrite, and says what it changed
+    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", openai_server.connection())
+    rewritten = pipeline._read_jsonl(pipeline.rewrite(llm_settings, claimed))
+    assert openai_server.requests and all(set(r.get("detail_patch", {})) >= {"rewrite", "rewrite_note"}
+                                          for r in rewritten)

@@ -25,8 +25,9 @@ def replacing(path: Path | str, fsync: bool = False) -> Iterator[Path]:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_atomic(path: Path | str, data: str | bytes, fsync: bool = False) -> Path:

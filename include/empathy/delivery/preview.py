@@ -104,17 +104,25 @@ def hold(outbox: Path, row: dict, mode: str) -> Path:
     return holds(outbox, [{**row, "simulate": mode == "simulated"}])
 
 
-def note(outbox: Path, row: dict, path: Path | None, mode: str, at: str) -> None:
-    """Add one preview to the manifest the index is built from."""
+def entry(outbox: Path, row: dict, path: Path | None, mode: str, at: str) -> dict:
+    """One preview's line in the manifest the index is built from."""
     d = row.get("detail") or {}
     title = {"email": lambda: f"[{d.get('category')}/{d.get('tone')}] {d.get('subject')}",
              "slack_alert": lambda: f"{d.get('channel')}: {d.get('text', '')[:120]}"}.get(
         row["kind"], lambda: row.get("reason") or "")()
-    entry = {"action_id": row["action_id"], "kind": row["kind"], "user_id": row.get("user_id"), "mode": mode,
-             "title": title, "path": str(path.relative_to(outbox)) if path else None, "at": at}
+    return {"action_id": row["action_id"], "kind": row["kind"], "user_id": row.get("user_id"), "mode": mode,
+            "title": title, "path": str(path.relative_to(outbox)) if path else None, "at": at}
+
+
+def note(outbox: Path, entries: list[dict]) -> None:
+    """Add a batch's previews to the manifest in one append (a line per preview; opening the file for
+    each one, under the lock the sending threads share, cost more than writing the previews)."""
+    if not entries:
+        return
     outbox.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
     with _append_lock, (outbox / "previews.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        fh.write(text)
 
 
 INDEX_LATEST = 1000   # the index is for a person opening the folder: the Empathy page shows every preview

@@ -248,6 +248,7 @@ def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> 
     workers = max(1, min(settings.delivery_concurrency, len(rows)))
     with ThreadPoolExecutor(workers, thread_name_prefix="empathy-send") as pool:
         outcomes = list(pool.map(lambda row: _deliver_row(row, settings, channels, force_simulate, now), rows))
+    preview.note(settings.outbox, [o.pop("preview_entry") for o in outcomes if "preview_entry" in o])
     if rows:
         preview.write_index(settings.outbox)
     return outcomes
@@ -270,8 +271,8 @@ def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simul
         _journal_write(settings, outcome)
     if outcome["status"] != "skipped":
         path = Path(outcome["preview_path"]) if outcome["preview_path"] else None
-        preview.note(settings.outbox, row, path,
-                     "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
+        outcome["preview_entry"] = preview.entry(  # noted by send() for the whole batch
+            settings.outbox, row, path, "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
     if outcome["status"] == "failed":
         log.warning("action %s (%s) failed: %s", row["action_id"], row["kind"], outcome["error"])
     return outcome
