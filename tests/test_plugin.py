@@ -350,6 +350,45 @@ def test_refresh_renders_only_who_changed_and_the_page_follows(settings):
     assert 'href="/empathy/users/u8"' in client.get("/", params={"q": "person 8"}).text
 
 
+def test_refresh_writes_the_actions_that_changed_and_the_page_shows_exactly_the_table(settings):
+    from datetime import UTC, datetime, timedelta
+
+    from empathy import store, ui
+    from empathy.ui.reader import ReadModel
+
+    def add(con, n):
+        now = datetime.now(UTC)
+        con.executemany(
+            "INSERT INTO actions (action_id, user_id, kind, status, reason, detail, created_at, as_of, scope, updated_at) "
+            "VALUES (?, ?, 'email', 'pending', 'test', '{\"subject\": \"Hi\"}', ?, ?, '', ?)",
+            [[f"a{i}", f"u{i % 7}", now, now, now] for i in n])
+
+    def page_and_table(con):
+        snap = ReadModel(settings.ui_path).snapshot()
+        shown = sorted(snap.con.execute("SELECT action_id, status, attempts, last_error FROM actions").fetchall())
+        return shown, sorted(con.execute("SELECT action_id, status, attempts, last_error FROM actions").fetchall())
+
+    with store.connect(settings) as con:
+        add(con, range(300))
+        assert ui.refresh(con, settings, "one")["actions_written"] == 300
+        # a delivery batch and a new decision: only those rows are written, the rest stays in the base file
+        con.execute("UPDATE actions SET status = 'sent', attempts = 1, updated_at = now() WHERE action_id IN ('a1', 'a2')")
+        add(con, [300])
+        assert ui.refresh(con, settings, "two")["actions_written"] == 3
+        shown, table = page_and_table(con)
+        assert shown == table and ("a1", "sent", 1, None) in shown
+        assert ui.refresh(con, settings, "three")["actions_written"] == 0   # nothing changed, nothing written
+        con.execute("UPDATE actions SET last_error = 'boom', updated_at = now() WHERE action_id = 'a3'")
+        assert ui.refresh(con, settings, "four")["actions_written"] == 4    # the delta: a1, a2, a300 and a3
+        assert page_and_table(con)[0] == page_and_table(con)[1]
+        # a change stamped before the last refresh (a clock stepped back): the files disagree, all written again
+        con.execute("UPDATE actions SET status = 'failed', updated_at = ? WHERE action_id = 'a4'",
+                    [datetime.now(UTC) - timedelta(days=1)])
+        assert ui.refresh(con, settings, "five")["actions_written"] == 301
+        shown, table = page_and_table(con)
+        assert shown == table and ("a4", "failed", 0, None) in shown
+
+
 def test_a_reader_keeps_its_version_while_newer_ones_are_published(ui_settings, tmp_path):
     import shutil
 

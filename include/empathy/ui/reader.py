@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from empathy import store
-from empathy.ui.readmodel import TABLES, current_manifest, merged_users_sql
+from empathy.ui.readmodel import KEYS, TABLES, current_manifest, merged_sql
 
 _FILE = re.compile(r"^[a-z_]+-[0-9A-Za-z_-]+-\d{6,}\.parquet$")
 
@@ -40,8 +40,8 @@ class Snapshot:
             if not files or not all(_FILE.match(n) for n in files.values()):
                 raise NotReady(f"the read model's manifest has no valid files for {table!r}")
             data = root / "data"
-            if table == "users":
-                sql = merged_users_sql(data / files["base"], data / files["delta"] if "delta" in files else None)
+            if table in KEYS and "base" in files:
+                sql = merged_sql(data / files["base"], data / files["delta"] if "delta" in files else None, KEYS[table])
             else:
                 paths = ", ".join("'" + str(data / n).replace("'", "''") + "'" for n in sorted(files.values()))
                 sql = f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"

@@ -10,8 +10,9 @@ connection, and ``write`` leaves a new *version* beside the old ones:
       data/<table>-<part>-000042.parquet  immutable files; a version reuses every file that did not change
 
 Cost grows with what changed, not with the database: a user is rendered again (evidence in words,
-redacted) only when their state row or history changed; actions and the decision log are written per week,
-and a week only when its fingerprint changed; the small tables only when their sources changed. Readers
+redacted) only when their state row or history changed; users and actions go to a delta file beside a base
+file; the decision log is written per week, and a week only when its fingerprint changed; the small tables
+only when their sources changed. Readers
 open the manifest ``CURRENT`` names, so they see one whole version or the previous one, never half of each.
 """
 from __future__ import annotations
@@ -171,14 +172,23 @@ def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def merged_users_sql(base: Path, delta: Path | None) -> str:
-    """The users of a version: the delta's rows, and the base's rows the delta does not replace. Built as
-    text because views take no parameters; the paths are the read model's own files."""
+KEYS = {"users": "user_id", "actions": "action_id"}   # tables written as a base file and a delta of changed rows
+
+
+def merged_sql(base: Path, delta: Path | None, key: str) -> str:
+    """The rows of a keyed table's version: the delta's rows, and the base's rows the delta does not replace.
+    Built as text because views take no parameters; the paths are the read model's own files."""
     if delta is None:
         return f"SELECT * FROM read_parquet({_quoted(base)})"
     return (f"SELECT * FROM read_parquet({_quoted(delta)}) UNION ALL BY NAME "
             f"SELECT b.* FROM read_parquet({_quoted(base)}) AS b "
-            f"ANTI JOIN (SELECT user_id FROM read_parquet({_quoted(delta)})) AS d USING (user_id)")
+            f"ANTI JOIN (SELECT {key} FROM read_parquet({_quoted(delta)})) AS d USING ({key})")
+
+
+def _compact(changed: int, total: int) -> bool:
+    """Whether a delta of ``changed`` rows is merged into a new base (a refresh writes what changed, and
+    now and then everything)."""
+    return changed > max(COMPACT_MIN_ROWS, total * COMPACT_SHARE)
 
 
 def _view(con, name: str, sql: str) -> None:
@@ -197,9 +207,9 @@ def _users(v: _Version, redactor: words.Redactor) -> dict:
     base, delta = v.prev_file("users", "base"), v.prev_file("users", "delta")
     if base and v.prev["fingerprints"].get("users", {}).get("all") == v.manifest["fingerprints"]["users"]["all"]:
         v.manifest["files"]["users"] = dict(v.prev["files"]["users"])
-        _view(con, "_ui_users", merged_users_sql(base, delta))
+        _view(con, "_ui_users", merged_sql(base, delta, "user_id"))
         return {"users": total, "rendered": 0, "changed": False}
-    _view(con, "_ui_prev_users", merged_users_sql(base, delta) if base else
+    _view(con, "_ui_prev_users", merged_sql(base, delta, "user_id") if base else
           "SELECT NULL::VARCHAR AS user_id, NULL::UBIGINT AS fp WHERE false")
     store.run(con, "ui/users_changed_ids.sql", {"history_mark": mark}).fetchall()
     result = store.run(con, "ui/users_changed.sql", {"history_points": settings.ui_history_points})
@@ -215,7 +225,7 @@ def _users(v: _Version, redactor: words.Redactor) -> dict:
     rendered = pa.concat_tables(batches) if batches else RENDERED.empty_table()
     in_delta = changed + (con.execute(f"SELECT count(*) FROM read_parquet({_quoted(delta)}) ANTI JOIN _ui_changed "
                                       "USING (user_id)").fetchall()[0][0] if delta else 0)
-    compact = base is None or in_delta > max(COMPACT_MIN_ROWS, total * COMPACT_SHARE)
+    compact = base is None or _compact(in_delta, total)
     if compact:   # everything into a new base
         _view(con, "_ui_keep", "SELECT * FROM _ui_prev_users" if base else "SELECT * FROM _ui_new WHERE false")
     else:         # the changed users (and the delta's others) into a new delta; the base stays
@@ -225,7 +235,8 @@ def _users(v: _Version, redactor: words.Redactor) -> dict:
     v.write("users", _relation(con, "ui/users_final.sql", {}, {"_ui_rendered": rendered}),
             "base" if compact else "delta")
     files = v.manifest["files"]["users"]
-    _view(con, "_ui_users", merged_users_sql(v.data / files["base"], v.data / files["delta"] if "delta" in files else None))
+    _view(con, "_ui_users", merged_sql(v.data / files["base"], v.data / files["delta"] if "delta" in files else None,
+                                        "user_id"))
     return {"users": total, "rendered": changed, "changed": True, "compacted": compact}
 
 
@@ -244,6 +255,41 @@ def _render(row: dict, redactor: words.Redactor) -> dict:
             "name": redactor.text(name, (), 120), "email_hash": words.email_key(email),
             "email_domain": words.email_domain(email), "rule": rule, "friction": friction,
             "evidence": json.dumps(evidence, ensure_ascii=False, default=str)}
+
+
+def _actions(v: _Version, outbox: str) -> dict:
+    """Actions as the page shows them: a base file and a delta of the rows inserted or updated since the
+    previous version (every write of an action stamps ``updated_at``), so a run that delivered a batch
+    writes that batch, not every action. The files are checked against the table by one fingerprint of
+    the delivery fields; if they ever disagree (a clock stepped back), everything is written again."""
+    con = v.con
+    (fp, total, mark), = con.execute(store.sql("ui/actions_fingerprint.sql")).fetchall()
+    v.fingerprint("actions", "all", f"{fp}/{total}")
+    base, delta = v.prev_file("actions", "base"), v.prev_file("actions", "delta")
+    since = v.prev["marks"].get("actions")
+    v.manifest["marks"]["actions"] = mark or since or EPOCH
+    params = {"outbox": outbox}
+    if base and v.prev["fingerprints"].get("actions", {}).get("all") == f"{fp}/{total}":
+        v.manifest["files"]["actions"] = dict(v.prev["files"]["actions"])
+        return {"actions": total, "written": 0}
+    if base and since:
+        _relation(con, "ui/actions.sql", {**params, "since": since})   # the changed rows, in _ui_out
+        kept = (f"SELECT p.* FROM read_parquet({_quoted(delta)}) AS p ANTI JOIN _ui_out USING (action_id)"
+                if delta else "SELECT * FROM _ui_out WHERE false")
+        _view(con, "_ui_delta_actions", f"SELECT * FROM _ui_out UNION ALL BY NAME {kept}")
+        _view(con, "_ui_actions_merged", f"SELECT * FROM _ui_delta_actions UNION ALL BY NAME SELECT b.* FROM "
+                                         f"read_parquet({_quoted(base)}) AS b ANTI JOIN _ui_delta_actions USING (action_id)")
+        in_delta = con.execute("SELECT count(*) FROM _ui_delta_actions").fetchall()[0][0]
+        check = con.execute(store.sql("ui/actions_check.sql")).fetchall()[0]
+        if not _compact(in_delta, total) and check == (fp, total):
+            v.manifest["files"]["actions"] = {"base": v.prev["files"]["actions"]["base"]}
+            v.write("actions", con.table("_ui_delta_actions"), "delta")
+            return {"actions": total, "written": in_delta}
+        if check != (fp, total):
+            log.warning("the page's actions files disagree with the actions table: writing them all again")
+    v.manifest["files"]["actions"] = {}
+    v.write("actions", _relation(con, "ui/actions.sql", {**params, "since": EPOCH}), "base")
+    return {"actions": total, "written": total}
 
 
 def _partitioned(v: _Version, table: str, parts_sql: str, rows_sql: str, params: dict) -> int:
@@ -295,8 +341,9 @@ def _journeys(v: _Version) -> None:
               "NULL::TIMESTAMPTZ AS paid_at, NULL::TIMESTAMPTZ AS replied_at, NULL::TIMESTAMPTZ AS clicked_at WHERE false")
         v.write("journeys", _relation(con, "ui/journeys.sql", {"events_mark": mark if prev else EPOCH}))
     _view(con, "_ui_journeys", f"SELECT * FROM read_parquet({_quoted(v.data / v.manifest['files']['journeys']['all'])})")
-    actions = ", ".join(_quoted(v.data / n) for n in v.manifest["files"]["actions"].values())
-    _view(con, "_ui_actions", f"SELECT * FROM read_parquet([{actions}])")
+    files = v.manifest["files"]["actions"]
+    _view(con, "_ui_actions", merged_sql(v.data / files["base"], v.data / files["delta"] if "delta" in files else None,
+                                         "action_id"))
 
 
 def write(con, settings: Settings, run_id: str | None = None) -> dict:
@@ -317,7 +364,7 @@ def write(con, settings: Settings, run_id: str | None = None) -> dict:
         figures.update(users=users["users"], users_rendered=users["rendered"], users_compacted=users.get("compacted", False))
         t = step("users", started)
         outbox = str(settings.outbox).rstrip("/")
-        figures["action_weeks"] = _partitioned(v, "actions", "ui/actions_parts.sql", "ui/actions.sql", {"outbox": outbox})
+        figures["actions_written"] = _actions(v, outbox)["written"]
         figures["decision_weeks"] = _partitioned(v, "decisions", "ui/decisions_parts.sql", "ui/decisions.sql", {})
         t = step("actions and decisions", t)
         _journeys(v)
@@ -325,7 +372,7 @@ def write(con, settings: Settings, run_id: str | None = None) -> dict:
         sources = {**_rows(con, "ui/fingerprints.sql")[0], "users": v.manifest["fingerprints"]["users"]["all"],
                    "trend_days": settings.ui_trend_days, "holdout": settings.holdout_pct,
                    "journeys": v.manifest["fingerprints"]["journeys"]["all"],
-                   "actions": ",".join(sorted(v.manifest["fingerprints"].get("actions", {}).values()))}
+                   "actions": v.manifest["fingerprints"]["actions"]["all"]}
         params = {"days": settings.ui_trend_days, "holdout_salt": HOLDOUT_SALT, "holdout_pct": float(settings.holdout_pct)}
         for table, sql_name, made_of in SMALL:
             v.fingerprint(table, "all", "|".join(str(sources[k]) for k in made_of))
@@ -343,7 +390,8 @@ def write(con, settings: Settings, run_id: str | None = None) -> dict:
         v.discard()
         raise
     finally:
-        for name in ("_ui_users", "_ui_keep", "_ui_prev_users", "_ui_prev_journeys", "_ui_journeys", "_ui_actions"):
+        for name in ("_ui_users", "_ui_keep", "_ui_prev_users", "_ui_prev_journeys", "_ui_journeys", "_ui_actions",
+                     "_ui_actions_merged", "_ui_delta_actions"):
             con.execute(f"DROP VIEW IF EXISTS {name}")
         for name in ("_ui_accounts", "_ui_changed", "_ui_history", "_ui_new", "_ui_out"):
             con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -1,8 +1,9 @@
--- One week of actions as the page shows them (the detail's scalars, never its bodies), by user and time.
+-- The actions changed after $since as the page shows them (the detail's scalars, never its bodies),
+-- by user and time ($since the epoch: all of them).
 -- The detail (an email's whole body) is read once for all eight scalars: ->> per field parses it eight times.
 -- reads: actions
 -- writes: nothing
--- takes: $part, $outbox
+-- takes: $since, $outbox
 SELECT action_id, user_id, account_id, kind, status, reason, simulation, scope, simulate, run_id, as_of,
        created_at, delivered_at, updated_at, attempts, last_error,
        CASE WHEN starts_with(preview_path, $outbox || '/') THEN substr(preview_path, length($outbox) + 2)
@@ -13,5 +14,5 @@ SELECT action_id, user_id, account_id, kind, status, reason, simulation, scope, 
 FROM (SELECT *, json_extract_string(detail, ['$.subject', '$.channel', '$.tone', '$.category', '$.campaign', '$.step',
                                              '$.holdout', '$.rewrite']) AS d
       FROM actions
-      WHERE strftime(date_trunc('week', created_at), '%Y-%m-%d') = $part)
+      WHERE updated_at > $since::TIMESTAMPTZ)
 ORDER BY user_id, created_at, action_id;
