@@ -263,7 +263,7 @@ def _actions(v: _Version, outbox: str) -> dict:
     writes that batch, not every action. The files are checked against the table by one fingerprint of
     the delivery fields; if they ever disagree (a clock stepped back), everything is written again."""
     con = v.con
-    (fp, total, mark), = con.execute(store.sql("ui/actions_fingerprint.sql")).fetchall()
+    fp, total, mark = _rows(con, "ui/actions_fingerprint.sql")[0].values()
     v.fingerprint("actions", "all", f"{fp}/{total}")
     base, delta = v.prev_file("actions", "base"), v.prev_file("actions", "delta")
     since = v.prev["marks"].get("actions")
@@ -280,7 +280,7 @@ def _actions(v: _Version, outbox: str) -> dict:
         _view(con, "_ui_actions_merged", f"SELECT * FROM _ui_delta_actions UNION ALL BY NAME SELECT b.* FROM "
                                          f"read_parquet({_quoted(base)}) AS b ANTI JOIN _ui_delta_actions USING (action_id)")
         in_delta = con.execute("SELECT count(*) FROM _ui_delta_actions").fetchall()[0][0]
-        check = con.execute(store.sql("ui/actions_check.sql")).fetchall()[0]
+        check = tuple(_rows(con, "ui/actions_check.sql")[0].values())
         if not _compact(in_delta, total) and check == (fp, total):
             v.manifest["files"]["actions"] = {"base": v.prev["files"]["actions"]["base"]}
             v.write("actions", con.table("_ui_delta_actions"), "delta")
