@@ -332,6 +332,20 @@ def test_rows_marked_simulate_never_leave_the_machine(con, settings, live):
     assert slack.requests == [] and sendgrid.requests == []
 
 
+def test_a_batch_mixing_previews_and_requests_keeps_its_order_and_sends_only_the_live_rows(settings, live):
+    """Previews are made in the sending thread, requests in the pool: one outcome per row, in the rows' order."""
+    slack, sendgrid = live
+    rows = [{"action_id": f"mix-{n}", "kind": kind, "user_id": f"u{n}", "account_id": "acct-1", "reason": "test",
+             "simulate": n % 2 == 1, "detail": email_detail(n) if kind == "email" else alert_detail(n)}
+            for n, kind in enumerate(["email", "email", "slack_alert", "slack_alert", "email", "email"])]
+    outcomes = relay.send(rows, settings)
+    assert [(o["action_id"], o["status"]) for o in outcomes] == [
+        (r["action_id"], "simulated" if r["simulate"] else "sent") for r in rows]
+    assert sorted(sendgrid_ids(sendgrid)) == ["mix-0", "mix-4"] and slack_ids(slack) == ["mix-2"]
+    index = [json.loads(x)["action_id"] for x in (settings.outbox / "previews.jsonl").read_text().splitlines()]
+    assert sorted(index) == sorted(r["action_id"] for r in rows)   # every row has its preview line, once
+
+
 def test_email_without_an_address_is_skipped_with_a_reason(con, settings, live):
     _, sendgrid = live
     add_action(con, "no-addr", "email", email_detail(1, to_email=None))
