@@ -7,12 +7,16 @@
 -- reads: usable_events, user_state, user_state_history
 -- writes: nothing (the user ids, sorted)
 -- takes: $as_of, $since, $ticket_stale_s, $lookback_s
+-- state_at: a current row only moves forward, so it is the latest as of $as_of whenever it is that old;
+-- otherwise the latest history row at or before $as_of (a backfill window: a live run never needs the second part,
+-- and no longer carries every user's reasons through one aggregate over current and history rows).
 WITH state_at AS (
-    SELECT user_id, arg_max(as_of, as_of) AS as_of, arg_max(reasons, as_of) AS reasons
-    FROM (SELECT user_id, as_of, reasons FROM user_state WHERE as_of <= $as_of
-          UNION ALL
-          SELECT user_id, as_of, reasons FROM user_state_history WHERE as_of <= $as_of)
-    GROUP BY user_id
+    SELECT user_id, as_of, reasons FROM user_state WHERE as_of <= $as_of
+    UNION ALL
+    SELECT h.user_id, max(h.as_of), arg_max(h.reasons, h.as_of)
+    FROM user_state_history h ANTI JOIN (SELECT user_id FROM user_state WHERE as_of <= $as_of) s USING (user_id)
+    WHERE h.as_of <= $as_of
+    GROUP BY h.user_id
 ), evidence AS (
     SELECT s.user_id, s.as_of, e.signal, e.polarity, e.since, struct_extract(e, 'at') AS last_at
     FROM (SELECT user_id, as_of, unnest(from_json(reasons, '[{"signal": "VARCHAR", "polarity": "INTEGER",
