@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from empathy import store
-from empathy.ui.readmodel import KEYS, TABLES, current_manifest, merged_sql
+from empathy.ui.readmodel import KEYS, TABLES, current_manifest, version_sql
 
 _FILE = re.compile(r"^[a-z_]+-[0-9A-Za-z_-]+-\d{6,}\.parquet$")
 
@@ -41,7 +41,7 @@ class Snapshot:
                 raise NotReady(f"the read model's manifest has no valid files for {table!r}")
             data = root / "data"
             if table in KEYS and "base" in files:
-                sql = merged_sql(data / files["base"], data / files["delta"] if "delta" in files else None, KEYS[table])
+                sql = version_sql(data, files, KEYS[table])
             else:
                 paths = ", ".join("'" + str(data / n).replace("'", "''") + "'" for n in sorted(files.values()))
                 sql = f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"

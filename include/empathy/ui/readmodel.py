@@ -185,6 +185,11 @@ def merged_sql(base: Path, delta: Path | None, key: str) -> str:
             f"ANTI JOIN (SELECT {key} FROM read_parquet({_quoted(delta)})) AS d USING ({key})")
 
 
+def version_sql(data: Path, files: dict, key: str) -> str:
+    """``merged_sql`` of a version's files of a keyed table (``{"base": name[, "delta": name]}`` under ``data``)."""
+    return merged_sql(data / files["base"], data / files["delta"] if "delta" in files else None, key)
+
+
 def _compact(changed: int, total: int) -> bool:
     """Whether a delta of ``changed`` rows is merged into a new base (a refresh writes what changed, and
     now and then everything)."""
@@ -234,9 +239,7 @@ def _users(v: _Version, redactor: words.Redactor) -> dict:
               "SELECT * FROM _ui_new WHERE false")
     v.write("users", _relation(con, "ui/users_final.sql", {}, {"_ui_rendered": rendered}),
             "base" if compact else "delta")
-    files = v.manifest["files"]["users"]
-    _view(con, "_ui_users", merged_sql(v.data / files["base"], v.data / files["delta"] if "delta" in files else None,
-                                        "user_id"))
+    _view(con, "_ui_users", version_sql(v.data, v.manifest["files"]["users"], "user_id"))
     return {"users": total, "rendered": changed, "changed": True, "compacted": compact}
 
 
@@ -341,9 +344,7 @@ def _journeys(v: _Version) -> None:
               "NULL::TIMESTAMPTZ AS paid_at, NULL::TIMESTAMPTZ AS replied_at, NULL::TIMESTAMPTZ AS clicked_at WHERE false")
         v.write("journeys", _relation(con, "ui/journeys.sql", {"events_mark": mark if prev else EPOCH}))
     _view(con, "_ui_journeys", f"SELECT * FROM read_parquet({_quoted(v.data / v.manifest['files']['journeys']['all'])})")
-    files = v.manifest["files"]["actions"]
-    _view(con, "_ui_actions", merged_sql(v.data / files["base"], v.data / files["delta"] if "delta" in files else None,
-                                         "action_id"))
+    _view(con, "_ui_actions", version_sql(v.data, v.manifest["files"]["actions"], "action_id"))
 
 
 def write(con, settings: Settings, run_id: str | None = None) -> dict:
