@@ -34,3 +34,12 @@ def test_remembered_sentences_are_the_ones_a_fresh_redactor_writes_and_memory_st
         assert len(remembered._words) <= 8
     text = words.evidence(cases[-1], (), remembered)[0]["words"]
     assert "jane.doe@example.org" not in text and text.startswith("searched 4 times without using a result")
+
+
+def test_values_equal_in_python_but_written_differently_get_their_own_sentence():
+    redactor = words.Redactor(100)
+    said = [words.evidence([reason("docs_dwell", "2026-11-01T10:00:00Z", path="/docs/cli", longest_s=value)],
+                           (), redactor)[0]["words"] for value in (320, 320.0, 320.5, "320")]
+    fresh = [words.evidence([reason("docs_dwell", "2026-11-01T10:00:00Z", path="/docs/cli", longest_s=value)],
+                            (), words.Redactor(100))[0]["words"] for value in (320, 320.0, 320.5, "320")]
+    assert said == fresh and len(redactor._words) == 4
