@@ -16,14 +16,15 @@ deliveries -> slack_alerts: claim -> send -> record -> report
   unreadable files to `ingest_errors`, each with a reason); runs the behavioural detectors (rage clicks,
   API error streaks, docs dwell, ...) for users with new activity. With the offline scorer it scores and
   decides the window right here: `user_state` and its history, and the decisions they cause (holds, Slack
-  alerts, drip emails) as rows in `actions`, in one transaction; holds take effect, simulations write
-  their previews. A window with nothing to send ends here and skips every later task at once (a
+  alerts, drip emails) as rows in `actions`, in one transaction; holds take effect, and previews are
+  written (all of a simulation's, and a live run's for a channel with no connection). A window with
+  nothing to send ends here and skips every later task at once (a
   backfill window is one task).
 * **score / decide**: with the LLM scorer (`openai_default`), batches are scored in their own tasks, away
   from the database (or, with `EMPATHY_LLM_BATCH_API`, as one Batch API job that the triggerer waits for,
   holding no worker), and `decide` does the rest.
-* **slack_alerts / emails**: send pending actions exactly once; without a connection, previews go to
-  `outbox/`. With `openai_default`, `emails.rewrite` rewrites bodies in the chosen tone under guardrails,
+* **slack_alerts / emails**: send pending actions exactly once (`EMPATHY_DELIVERY_BATCH` per kind per
+  run; previews went to `outbox/` in the step before). With `openai_default`, `emails.rewrite` rewrites bodies in the chosen tone under guardrails,
   without the database.
 * **report**: what the run did, in words (also in the log of `prepare`/`decide`, and on the Empathy page,
   `/empathy/runs/<run id>`).

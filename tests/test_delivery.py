@@ -393,3 +393,46 @@ def test_slack_standin_accepts_every_body_the_sdk_sends(slack):
     bad = WebClient(token="xoxb-wrong", base_url=slack.api_url, retry_handlers=[])
     with pytest.raises(SlackApiError, match="invalid_auth"):
         bad.chat_postMessage(channel="#empathy-alerts", text="x")
+
+
+# --- previews have no cap; requests do ------------------------------------------------------------
+DEMO_START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def _demo_run(settings, batch: int) -> tuple[dict, dict]:
+    """One live run of the pipeline's stages over the demo with EMPATHY_DELIVERY_BATCH = ``batch``:
+    (its stages' results, the real actions' (kind, status, simulation) counts)."""
+    from runner import run_window
+
+    from empathy import demo
+
+    demo.generate(settings.landing, seed=7, start=DEMO_START)
+    out = run_window(settings.replace(delivery_batch=batch, holdout_pct=0.0), DEMO_START)
+    with store.connect(settings, read_only=True) as c:
+        counts = {(k, s, m): n for k, s, m, n in c.execute(
+            "SELECT kind, status, coalesce(simulation, ''), count(*) FROM actions WHERE NOT simulate "
+            "AND kind IN ('slack_alert', 'email') GROUP BY ALL").fetchall()}
+    return out, counts
+
+
+def test_without_connections_a_run_previews_every_alert_and_email_whatever_the_batch(settings):
+    out, counts = _demo_run(settings, batch=1)
+    alerts = counts.get(("slack_alert", "simulated", "no connection"), 0)
+    emails = counts.get(("email", "simulated", "no connection"), 0)
+    assert alerts > 1 and emails > 1                         # more than one batch of each, all previewed
+    assert {s for _, s, _ in counts} <= {"simulated", "skipped"}   # no backlog left for the next run
+    assert not any(out["decide"]["pending"].values()) and out["deliveries"] == {}   # no delivery step ran
+    assert f"Slack alerts: {alerts} simulated (preview only)" in out["report"]
+    with store.connect(settings, read_only=True) as c:
+        paths = [p for (p,) in c.execute("SELECT preview_path FROM actions WHERE kind = 'email' "
+                                         "AND status = 'simulated'").fetchall()]
+    assert len(paths) == emails and all(Path(p).exists() for p in paths)
+
+
+def test_with_a_connection_the_batch_still_paces_requests(settings, slack, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())   # Slack only: emails preview
+    out, counts = _demo_run(settings, batch=1)
+    assert counts.get(("slack_alert", "sent", ""), 0) == 1 and len(slack.action_ids()) == 1   # one per run
+    assert counts.get(("slack_alert", "pending", ""), 0) >= 1                                  # the rest next run
+    assert counts.get(("email", "simulated", "no connection"), 0) > 1
+    assert out["decide"]["pending"] == {"slack_alert": counts[("slack_alert", "pending", "")] + 1}

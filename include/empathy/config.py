@@ -219,8 +219,9 @@ class Settings(BaseSettings):
         ge=0)
     delivery_batch: int = _setting(
         "EMPATHY_DELIVERY_BATCH", 2000,
-        "Alerts and emails one run sends (or previews) per kind at most; the rest go with the next runs, oldest "
-        "first (Slack takes about one message a second per channel). Holds have no cap.",
+        "Alerts and emails one run sends per kind at most; the rest go with the next runs, oldest first (Slack "
+        "takes about one message a second per channel). Previews (a simulation, or a channel with no connection) "
+        "have no cap: the decide step writes them all, this many rows in memory at a time. Holds have no cap.",
         ge=1)
     delivery_lease_s: float = _setting(
         "EMPATHY_DELIVERY_LEASE_S", 900.0,

@@ -151,7 +151,8 @@ def decide(settings: Settings, run: RunInfo) -> dict:
 
 def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -> dict:
     """States and the decisions they cause, in ONE transaction (the outbox pattern). Holds and releases
-    take effect here; a simulation's previews are written here too (nothing leaves the machine)."""
+    take effect here; previews (a simulation's, or a live run's for a channel with no connection) are written
+    here too: nothing leaves the machine."""
     from empathy import policy, report, state
     from empathy.connections import airflow_base_url, sendgrid_info
     from empathy.delivery import relay
@@ -173,8 +174,8 @@ def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -
             con.execute("UPDATE user_state SET decided_at = ? WHERE user_id IN (SELECT unnest(?))",
                         [datetime.now(UTC), users]).fetchall()
         holds = relay.apply_holds(con, settings, run.scope, mirrored=bool(settings.sendgrid_hold_group_id and sg))
-    # a simulation's previews need no network; an LLM rewrite of its emails would (then the send step does it)
-    previews = relay.deliver_previews(con, settings, run.scope) if run.simulate and not _rewrites(settings) else {}
+    here = _previewed_here(settings, run)
+    previews = relay.deliver_previews(con, settings, run.scope, here) if here else {}
     pending = relay.deliverable_counts(con, settings, run.scope)
     _stage(con, run, "decide", {"states": applied, "decided": decided["decided"], "not_done": decided["not_done"],
                                 "unchanged": decided.get("unchanged", {}),
@@ -182,6 +183,16 @@ def _decide(con, settings: Settings, run: RunInfo, judgement_paths: list[str]) -
                                 "rewound_windows": decided.get("rewound_windows", 0),
                                 "stale_leases": relay.stale_leases(con, settings, run.scope)})
     return {"pending": pending, "report": report.run_report(con, run.run_id)}
+
+
+def _previewed_here(settings: Settings, run: RunInfo) -> list[str]:
+    """The kinds this step previews itself, all of them, so no delivery task waits on them: a simulation's
+    (nothing is sent), a live run's with no connection for their channel; emails only where no LLM rewrite
+    (a network step) comes first: then the email steps preview them."""
+    from empathy.delivery import relay
+
+    kinds = ["slack_alert", "email", "hold", "release"] if run.simulate else relay.unconnected_kinds(settings)
+    return [k for k in kinds if k != "email" or not _rewrites(settings)]
 
 
 def _rewrites(settings: Settings) -> bool:

@@ -109,15 +109,30 @@ def apply_holds(con, settings: Settings, scope: str, mirrored: bool) -> dict:
     return counts
 
 
-def deliver_previews(con, settings: Settings, scope: str) -> dict:
-    """A simulation's remaining actions as previews, in the same process (nothing leaves the machine)."""
-    outcomes = []
+def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
+    """The scope's deliverable actions of ``kinds`` (default all) as previews, in the same process: a
+    simulation's, or a live run's for channels with no connection (nothing leaves the machine, so no
+    provider's pace applies: every one is previewed now, ``delivery_batch`` rows in memory at a time)."""
+    counts: dict[str, dict[str, int]] = {}
     started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
-    while rows := claim(con, settings, scope=scope, failed_before=started):
+    while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
         batch = send(rows, settings, force_simulate=True)
         record(con, batch)
-        outcomes += batch
-    return summarize(outcomes)
+        for kind, by in summarize(batch).items():
+            for status, n in by.items():
+                counts.setdefault(kind, {}).setdefault(status, 0)
+                counts[kind][status] += n
+    return counts
+
+
+def unconnected_kinds(settings: Settings) -> list[str]:
+    """The kinds whose channel has no connection: delivering one is a preview, never a request."""
+    kinds = []
+    if connections.get_connection(settings.slack_conn_id) is None:
+        kinds.append("slack_alert")
+    if connections.sendgrid_info(settings.sendgrid_conn_id) is None:
+        kinds.append("email")
+    return kinds
 
 
 # --- send -------------------------------------------------------------------------------------

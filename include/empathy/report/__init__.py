@@ -23,11 +23,13 @@ KIND_WORDS = {"hold": "holds", "release": "releases", "slack_alert": "Slack aler
 
 
 def delivered_by_kind(stages: dict) -> dict[str, dict[str, int]]:
-    """Every delivery group's outcomes folded by kind and status (which group sent what is plumbing)."""
+    """Every delivery group's outcomes, and the previews the decide step wrote, folded by kind and status
+    (which step delivered what is plumbing)."""
     delivered: dict[str, dict[str, int]] = {}
-    for key, counts in stages.items():
-        if key.startswith("deliver:"):
-            for kind, by in (counts or {}).items():
+    groups = [counts for key, counts in stages.items() if key.startswith("deliver:")]
+    for counts in groups + [(stages.get("decide") or {}).get("previews")]:
+        if counts:
+            for kind, by in counts.items():
                 for status, n in by.items():
                     delivered.setdefault(kind, {}).setdefault(status, 0)
                     delivered[kind][status] += n
