@@ -16,11 +16,13 @@ import json
 import threading
 from pathlib import Path
 
+import msgspec
 from jinja2 import Environment
 
 from empathy.files import write_atomic
 
 _append_lock = threading.Lock()  # send() writes previews from several threads
+_encoder = msgspec.json.Encoder()
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 EMAIL_PAGE = _env.from_string("""<!doctype html>
@@ -83,7 +85,7 @@ def slack_alert(outbox: Path, row: dict, channel: str, mode: str) -> Path:
     doc = {"channel": channel, "text": d.get("text", ""), "blocks": d.get("blocks") or [],
            "action_id": row["action_id"], "mode": mode, "reason": row.get("reason")}
     path = outbox / "slack" / f"{_safe_name(row['action_id'])}.json"
-    _write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+    _write_atomic(path, msgspec.json.format(msgspec.json.encode(doc), indent=2))   # UTF-8, as Slack shows it
     return path
 
 
@@ -120,9 +122,9 @@ def note(outbox: Path, entries: list[dict]) -> None:
     if not entries:
         return
     outbox.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
-    with _append_lock, (outbox / "previews.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(text)
+    lines = b"".join(_encoder.encode(e) + b"\n" for e in entries)
+    with _append_lock, (outbox / "previews.jsonl").open("ab") as fh:
+        fh.write(lines)
 
 
 INDEX_LATEST = 1000   # the index is for a person opening the folder: the Empathy page shows every preview

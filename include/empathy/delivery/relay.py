@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -144,8 +145,19 @@ def _journal_path(settings: Settings, action_id: str) -> Path:
     return _journal_dir(settings) / f"{preview._safe_name(action_id)}.json"
 
 
-def _journal_read(settings: Settings, action_id: str) -> dict | None:
+def _journal_names(settings: Settings) -> set[str]:
+    """The journal's entries, listed once per batch: most rows have none, and one listing costs less than
+    a failed open per row. An entry for a claimed row can only predate the claim (its sender crashed)."""
+    try:
+        return set(os.listdir(_journal_dir(settings)))
+    except FileNotFoundError:
+        return set()
+
+
+def _journal_read(settings: Settings, action_id: str, names: set[str] | None = None) -> dict | None:
     path = _journal_path(settings, action_id)
+    if names is not None and path.name not in names:
+        return None
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
@@ -260,9 +272,10 @@ def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> 
     """
     channels = _Channels(settings)
     now = datetime.now(UTC).isoformat()
+    journaled = _journal_names(settings)
 
     def deliver(row: dict) -> dict:
-        return _deliver_row(row, settings, channels, force_simulate, now)
+        return _deliver_row(row, settings, channels, force_simulate, now, journaled)
 
     # Only requests wait on the network. A preview (simulated, or no connection for the row's channel) is
     # Python and a file: in this thread, not contended for by the pool (2,000 previews: ~0.6 s against ~1 s).
@@ -293,9 +306,10 @@ def _has_channel(row: dict, settings: Settings, channels: _Channels) -> bool:
         return True
 
 
-def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simulate: bool, now: str) -> dict:
+def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simulate: bool, now: str,
+                 journal_names: set[str] | None = None) -> dict:
     # the truth for a real row (a simulated one was never sent: it has no journal)
-    journaled = None if row.get("simulate") else _journal_read(settings, row["action_id"])
+    journaled = None if row.get("simulate") else _journal_read(settings, row["action_id"], journal_names)
     if journaled is not None:  # sent before a crash kept it from being recorded: never again
         log.info("action %s already sent (journal), not sending again", row["action_id"])
         return journaled
