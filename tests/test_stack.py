@@ -22,6 +22,7 @@ import pytest
 
 import harness
 import stack
+from standins.slack_server import SlackStandin
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -34,15 +35,19 @@ def ran():
     reason = harness.redis_unreachable()
     if reason:
         pytest.skip(f"the Celery stack needs a Redis broker: {reason}")
-    s = stack.celery_stack(keep_files=True)
-    try:
-        with s:
-            result = stack.pipeline(s, timeout=600)
-            print(stack.summary(result))
-        yield s, result
-    finally:
-        print(s.report())
-        shutil.rmtree(s.root, ignore_errors=True)
+    # Slack wired to a stand-in: its alerts are requests, sent from the default worker (a channel with no
+    # connection would be previewed in the decide step, and nothing would run on the default queue)
+    with SlackStandin() as slack:
+        s = stack.celery_stack(keep_files=True, extra_env={"AIRFLOW_CONN_SLACK_API_DEFAULT": slack.connection()})
+        try:
+            with s:
+                result = stack.pipeline(s, timeout=600)
+                print(stack.summary(result))
+            result["slack"] = slack
+            yield s, result
+        finally:
+            print(s.report())
+            shutil.rmtree(s.root, ignore_errors=True)
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -143,6 +148,15 @@ def test_duckdb_tasks_ran_on_the_duckdb_worker_and_the_rest_without_duckdb(ran):
                 assert ti["task_id"] in where["worker-duckdb"], (run_id, ti["task_id"])
                 assert ti["task_id"] not in where["worker-default"], (run_id, ti["task_id"])
     assert where["worker-default"], "nothing ran on the default queue: the split was not exercised"
+    import duckdb
+
+    con = duckdb.connect(str(result["db_path"]), read_only=True)
+    try:
+        sent = sorted(a for (a,) in con.execute("SELECT action_id FROM actions WHERE kind = 'slack_alert' "
+                                                "AND status = 'sent'").fetchall())
+    finally:
+        con.close()
+    assert sent and sorted(result["slack"].action_ids()) == sent   # sent from there, each alert once
 
 
 # --- same results as the embedded runs ----------------------------------------------------------------
@@ -185,7 +199,9 @@ def test_same_user_state_and_actions_as_the_embedded_runs(ran, tmp_path):
     home = tmp_path / "embedded"
     shutil.copytree(s.empathy_home / "landing", home / "landing")  # the very same files, mtimes kept
     settings = config.load({"home": str(home), "landing_settle_s": 0})
-    _replay(settings, result["runs"], result["tasks"])
+    with SlackStandin() as slack, pytest.MonkeyPatch.context() as mp:   # as the stack's workers had it
+        mp.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())
+        _replay(settings, result["runs"], result["tasks"])
 
     celery_states, celery_actions = _results(result["db_path"])
     embedded_states, embedded_actions = _results(settings.db_path)
