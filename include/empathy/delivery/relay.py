@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -114,16 +115,13 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     """The scope's deliverable actions of ``kinds`` (default all) as previews, in the same process: a
     simulation's, or a live run's for channels with no connection (nothing leaves the machine, so no
     provider's pace applies: every one is previewed now, ``delivery_batch`` rows in memory at a time)."""
-    counts: dict[str, dict[str, int]] = {}
+    tally: Counter = Counter()
     started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
     while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
         batch = send(rows, settings, force_simulate=True)
         record(con, batch)
-        for kind, by in summarize(batch).items():
-            for status, n in by.items():
-                counts.setdefault(kind, {}).setdefault(status, 0)
-                counts[kind][status] += n
-    return counts
+        tally.update((o["kind"], o["status"]) for o in batch)
+    return _by_kind(tally)
 
 
 def unconnected_kinds(settings: Settings) -> list[str]:
@@ -356,8 +354,11 @@ def record(con, outcomes: list[dict]) -> int:
 # --- all three ----------------------------------------------------------------------------------
 def summarize(outcomes: list[dict]) -> dict:
     """Counts per kind and status: ``{"email": {"sent": 3, "simulated": 1}, ...}``."""
+    return _by_kind(Counter((o["kind"], o["status"]) for o in outcomes))
+
+
+def _by_kind(tally: Counter) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
-    for o in outcomes:
-        per_kind = counts.setdefault(o["kind"], {})
-        per_kind[o["status"]] = per_kind.get(o["status"], 0) + 1
+    for (kind, status), n in tally.items():
+        counts.setdefault(kind, {})[status] = n
     return counts
