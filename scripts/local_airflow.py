@@ -197,6 +197,18 @@ def metadata_url(airflow_home: Path, say) -> tuple[str, EmbeddedPostgres | None]
     return pg.url("airflow"), pg
 
 
+# `airflow db migrate` (a no-op on a database already at head), then `airflow pools set duckdb 1`: Airflow's
+# own CLI commands, parsed and run by its own parser, in one process.
+PREPARE_METADATA = """
+from airflow.cli import cli_parser
+parser = cli_parser.get_parser()
+for argv in (["db", "migrate"],
+             ["pools", "set", "duckdb", "1", "DuckDB allows one writer: every task that opens the database takes this slot"]):
+    args = parser.parse_args(argv)
+    args.func(args)
+"""
+
+
 def up(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_airflow.py up", description="Airflow locally, until Ctrl-C")
     parser.add_argument("--check", action="store_true", help="start, wait until healthy, stop (exit 0 if healthy)")
@@ -221,15 +233,13 @@ def up(argv: list[str] | None = None) -> int:
                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://127.0.0.1:{port}/execution/"),
                "PYTHONUNBUFFERED": "1"}
         (home / "metadata.env").write_text(f"export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN='{url}'\n")
-        say(f"migrating the metadata database (log: {home / 'db-migrate.log'})")
-        for cli, log in ((["db", "migrate"], home / "db-migrate.log"),
-                          (["pools", "set", "duckdb", "1", "DuckDB allows one writer: every task that opens "
-                            "the database takes this slot"], home / "pools.log")):
-            with log.open("w") as out:
-                done = subprocess.run([bin_path("airflow"), *cli], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                      cwd=home, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"airflow {cli[0]} {cli[1]} failed ({done.returncode}):\n{tail(log, 3000)}")
+        log = home / "db-migrate.log"
+        say(f"migrating the metadata database and setting the duckdb pool (log: {log})")
+        with log.open("w") as out:  # one interpreter for both commands: each start of the CLI costs ~4 s
+            done = subprocess.run([sys.executable, "-c", PREPARE_METADATA], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, cwd=home, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow db migrate / pools set failed ({done.returncode}):\n{tail(log, 3000)}")
         for name in COMPONENTS:
             procs.spawn(name, airflow_argv(name), env, logs / f"{name}.log")
         say(f"UI: http://localhost:{port}  (user admin, password in {home / 'simple_auth_manager_passwords.json.generated'})")

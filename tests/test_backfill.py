@@ -6,7 +6,7 @@ embedded PostgreSQL cloned from the migrated template. Slack and
 SendGrid are configured and point at stand-ins. The landed history is ingested first (so the landing
 watcher has nothing to announce); unpausing the DAG starts its latest scheduled run, which scores
 everyone and delivers its own, real decisions, as a live deployment would have. Then
-``POST /api/v2/backfills`` with the dialog's defaults asks for a day of hourly windows.
+``POST /api/v2/backfills`` with the dialog's defaults asks for the last twelve hourly windows.
 
 The backfill must be accepted (no "database is locked"), every run must succeed, the scheduler must
 be healthy after it, nothing it decided may leave the machine, and the simulated concierge alerts
@@ -30,7 +30,7 @@ from standins.slack_server import SlackStandin
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(2700)]
 PIPELINE = "empathy_pipeline"
-WINDOWS = 24  # a day of hourly windows
+WINDOWS = 12  # half a day of hourly windows, the demo's busiest (the cooldown is 24 h: every window is inside it)
 COOLDOWN_H = 24  # the default alert_cooldown_h
 RUNS_TIMEOUT_S = 1800  # a ceiling for a loaded machine (up to ~45 s a window seen), not a speed target
 
@@ -136,7 +136,7 @@ def test_simulated_alerts_respect_the_cooldown_across_windows(backfilled):
             "SELECT account_id, as_of, CAST(detail->>'severity' AS INTEGER), detail->>'evidence_kinds' "
             "FROM actions WHERE kind = 'slack_alert' AND run_id LIKE 'backfill%' AND status <> 'skipped' "
             "ORDER BY account_id, as_of").fetchall()
-    assert alerts, "the demo's high-value accounts should raise concierge alerts in the backfilled day"
+    assert alerts, "the demo's high-value accounts should raise concierge alerts in the backfilled windows"
     by_account: dict[str, list] = {}
     for account, as_of, severity, kinds in alerts:
         by_account.setdefault(account, []).append((as_of, severity or 0, set(json.loads(kinds or "[]"))))

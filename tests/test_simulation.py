@@ -10,8 +10,8 @@ import pytest
 from runner import run_window
 
 START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-WINDOW = timedelta(hours=4)
-WINDOWS = [START - timedelta(days=2) + WINDOW * (i + 1) for i in range(12)]   # two days, ends at START
+WINDOW = timedelta(hours=6)
+WINDOWS = [START - timedelta(days=2) + WINDOW * (i + 1) for i in range(8)]   # two days, ends at START
 
 
 @pytest.fixture
