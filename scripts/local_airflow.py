@@ -198,8 +198,8 @@ def metadata_url(airflow_home: Path, say) -> tuple[str, EmbeddedPostgres | None]
 
 
 # `airflow db migrate` (a no-op on a database already at head), then `airflow pools set duckdb 1`: Airflow's
-# own CLI commands, parsed and run by its own parser, in one process.
-PREPARE_METADATA = """
+# own CLI commands, parsed and run by its own parser, in one interpreter (each start of the CLI costs ~4 s).
+_PREPARE_METADATA = """
 from airflow.cli import cli_parser
 parser = cli_parser.get_parser()
 for argv in (["db", "migrate"],
@@ -207,6 +207,17 @@ for argv in (["db", "migrate"],
     args = parser.parse_args(argv)
     args.func(args)
 """
+
+
+def prepare_metadata(env: dict, log: Path) -> None:
+    """Migrate the metadata database of ``env`` and set the one-slot ``duckdb`` pool; output in ``log``.
+    Used by ``up`` and by the tests' pre-migrated templates."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        done = subprocess.run([sys.executable, "-c", _PREPARE_METADATA], env=env, stdout=out,
+                              stderr=subprocess.STDOUT, cwd=log.parent, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow db migrate / pools set failed ({done.returncode}):\n{tail(log, 3000)}")
 
 
 def up(argv: list[str] | None = None) -> int:
@@ -235,11 +246,7 @@ def up(argv: list[str] | None = None) -> int:
         (home / "metadata.env").write_text(f"export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN='{url}'\n")
         log = home / "db-migrate.log"
         say(f"migrating the metadata database and setting the duckdb pool (log: {log})")
-        with log.open("w") as out:  # one interpreter for both commands: each start of the CLI costs ~4 s
-            done = subprocess.run([sys.executable, "-c", PREPARE_METADATA], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, cwd=home, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"airflow db migrate / pools set failed ({done.returncode}):\n{tail(log, 3000)}")
+        prepare_metadata(env, log)
         for name in COMPONENTS:
             procs.spawn(name, airflow_argv(name), env, logs / f"{name}.log")
         say(f"UI: http://localhost:{port}  (user admin, password in {home / 'simple_auth_manager_passwords.json.generated'})")

@@ -72,7 +72,6 @@ def airflow_db():
     copy of one DB migrated once per Airflow version (under a file lock, so parallel workers migrate once)."""
     import fcntl
     import shutil
-    import subprocess
     from importlib.metadata import version
 
     stamp = _AIRFLOW_HOME / ".migrated"
@@ -89,10 +88,10 @@ def airflow_db():
             env = {**os.environ, "AIRFLOW_HOME": str(template),
                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{template / 'airflow.db'}",
                    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(template / "logs")}
-            airflow = Path(sys.executable).parent / "airflow"
-            subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=env)
-            subprocess.run([str(airflow), "pools", "set", "duckdb", "1", "DuckDB: one writer"], check=True,
-                           capture_output=True, env=env)
+            sys.path.insert(0, str(ROOT / "scripts"))
+            from local_airflow import prepare_metadata
+
+            prepare_metadata(env, template / "db-migrate.log")
             (template / ".migrated").write_text(want)
     _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template / "airflow.db", _AIRFLOW_HOME / "airflow.db")

@@ -34,7 +34,14 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from airflow_rest import RestApi  # noqa: E402
 from embedded_pg import EmbeddedPostgres, free_port, tail  # noqa: E402
-from local_airflow import LOCAL_TUNING, Processes, airflow_argv, bin_path, kill_registered  # noqa: E402
+from local_airflow import (  # noqa: E402
+    LOCAL_TUNING,
+    Processes,
+    airflow_argv,
+    bin_path,
+    kill_registered,
+    prepare_metadata,
+)
 
 PG_DIR = REPO / ".airflow" / "test-postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -118,10 +125,7 @@ def _build_template(pg: EmbeddedPostgres, name: str) -> None:
     env = {**_clean_environ(), "AIRFLOW_HOME": tempfile.mkdtemp(prefix="empathy-migrate-"),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(building), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     try:
-        for args in (["db", "migrate"], ["pools", "set", "duckdb", "1", "DuckDB allows one writer"]):
-            out = _run([bin_path("airflow"), *args], env)
-            if out.returncode != 0:
-                raise RuntimeError(f"airflow {' '.join(args)} failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+        prepare_metadata(env, Path(env["AIRFLOW_HOME"]) / "db-migrate.log")
         pg.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')  # published only when complete
     finally:
         pg.drop_database(building)

@@ -19,7 +19,7 @@ def run_pipeline(env) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_a_short_summary_of_this_run_only(airflow_db, tmp_path, monkeypatch):
+def test_a_short_summary_of_this_run_only(airflow_db, settings, tmp_path):
     """An earlier run (the DAG's stages in-process) has ingested part of the landing folder; the real run
     through Airflow then reports only itself: the files that landed since, its own run id, never the
     earlier one's."""
@@ -27,23 +27,20 @@ def test_a_short_summary_of_this_run_only(airflow_db, tmp_path, monkeypatch):
 
     from runner import run_window
 
-    from empathy import config, demo, store
+    from empathy import demo, store
 
-    home = tmp_path / "empathy"
-    monkeypatch.setenv("EMPATHY_HOME", str(home))
-    monkeypatch.setenv("EMPATHY_LANDING_SETTLE_S", "0")
-    demo.generate(home / "landing", seed=7)
-    files = sorted((home / "landing").iterdir())
+    demo.generate(settings.landing, seed=7)
+    files = sorted(settings.landing.iterdir())
     held_back = tmp_path / "later"
     held_back.mkdir()
     for f in files[len(files) // 2:]:  # the second half lands after the earlier run
         f.rename(held_back / f.name)
-    run_window(config.load(), datetime.now(UTC), run_id="manual__earlier_run")
-    with store.connect(config.load(), read_only=True) as con:
+    run_window(settings, datetime.now(UTC), run_id="manual__earlier_run")
+    with store.connect(settings, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] > 0  # it ingested its half
     for f in held_back.iterdir():
-        f.rename(home / "landing" / f.name)
-    env = {**os.environ, "EMPATHY_HOME": str(home), "EMPATHY_LANDING_SETTLE_S": "0"}
+        f.rename(settings.landing / f.name)
+    env = dict(os.environ)  # the settings fixture exported EMPATHY_HOME and a settle time of 0
 
     first = run_pipeline(env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
