@@ -13,6 +13,7 @@ Previews are written for real sends too, so the outbox always shows what left th
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -62,7 +63,7 @@ tr:nth-child(even){background:#f4f4f6}</style></head><body>
 """)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path | str, text: str) -> None:
     write_atomic(path, text)
 
 
@@ -70,21 +71,22 @@ def _safe_name(action_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in action_id)
 
 
-def email(outbox: Path, row: dict, mode: str) -> Path:
-    """Write the email preview; ``mode`` is ``simulated`` or ``live``."""
+# Preview paths are plain strings: a bulk run writes one per email, and path objects cost more than the write.
+def email(outbox: Path, row: dict, mode: str) -> str:
+    """Write the email preview; ``mode`` is ``simulated`` or ``live``. Returns its path."""
     d = row.get("detail") or {}
     page = EMAIL_PAGE.render(row=row, d=d, mode=mode, html=d.get("html") or "", text=d.get("text") or "")
-    path = outbox / "email" / f"{_safe_name(row['action_id'])}.html"
+    path = os.path.join(outbox, "email", f"{_safe_name(row['action_id'])}.html")
     _write_atomic(path, page)
     return path
 
 
-def slack_alert(outbox: Path, row: dict, channel: str, mode: str) -> Path:
-    """Write the alert's Block Kit JSON."""
+def slack_alert(outbox: Path, row: dict, channel: str, mode: str) -> str:
+    """Write the alert's Block Kit JSON. Returns its path."""
     d = row.get("detail") or {}
     doc = {"channel": channel, "text": d.get("text", ""), "blocks": d.get("blocks") or [],
            "action_id": row["action_id"], "mode": mode, "reason": row.get("reason")}
-    path = outbox / "slack" / f"{_safe_name(row['action_id'])}.json"
+    path = os.path.join(outbox, "slack", f"{_safe_name(row['action_id'])}.json")
     _write_atomic(path, msgspec.json.format(msgspec.json.encode(doc), indent=2))   # UTF-8, as Slack shows it
     return path
 
@@ -106,14 +108,22 @@ def hold(outbox: Path, row: dict, mode: str) -> Path:
     return holds(outbox, [{**row, "simulate": mode == "simulated"}])
 
 
-def entry(outbox: Path, row: dict, path: Path | None, mode: str, at: str) -> dict:
-    """One preview's line in the manifest the index is built from."""
+def entry(outbox: Path, row: dict, path: Path | str | None, mode: str, at: str) -> dict:
+    """One preview's line in the manifest the index is built from (``path`` inside ``outbox``)."""
     d = row.get("detail") or {}
     title = {"email": lambda: f"[{d.get('category')}/{d.get('tone')}] {d.get('subject')}",
              "slack_alert": lambda: f"{d.get('channel')}: {d.get('text', '')[:120]}"}.get(
         row["kind"], lambda: row.get("reason") or "")()
     return {"action_id": row["action_id"], "kind": row["kind"], "user_id": row.get("user_id"), "mode": mode,
-            "title": title, "path": str(path.relative_to(outbox)) if path else None, "at": at}
+            "title": title, "path": _inside(outbox, path) if path else None, "at": at}
+
+
+def _inside(outbox: Path, path: Path | str) -> str:
+    """``path`` relative to ``outbox`` (a prefix cut, not pathlib's relative_to: one per preview)."""
+    path, root = os.fspath(path), os.fspath(outbox).rstrip(os.sep) + os.sep
+    if path.startswith(root):
+        return path[len(root):]
+    return str(Path(path).relative_to(outbox))
 
 
 def note(outbox: Path, entries: list[dict]) -> None:

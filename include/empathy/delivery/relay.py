@@ -118,9 +118,11 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     tally: Counter = Counter()
     started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
     while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
-        batch = send(rows, settings, force_simulate=True)
+        batch = send(rows, settings, force_simulate=True, index=False)
         record(con, batch)
         tally.update((o["kind"], o["status"]) for o in batch)
+    if tally:
+        preview.write_index(settings.outbox)
     return _by_kind(tally)
 
 
@@ -139,8 +141,12 @@ def _journal_dir(settings: Settings) -> Path:
     return settings.work_dir / "delivery-journal"
 
 
+def _journal_name(action_id: str) -> str:
+    return f"{preview._safe_name(action_id)}.json"
+
+
 def _journal_path(settings: Settings, action_id: str) -> Path:
-    return _journal_dir(settings) / f"{preview._safe_name(action_id)}.json"
+    return _journal_dir(settings) / _journal_name(action_id)
 
 
 def _journal_names(settings: Settings) -> set[str]:
@@ -153,9 +159,9 @@ def _journal_names(settings: Settings) -> set[str]:
 
 
 def _journal_read(settings: Settings, action_id: str, names: set[str] | None = None) -> dict | None:
-    path = _journal_path(settings, action_id)
-    if names is not None and path.name not in names:
+    if names is not None and _journal_name(action_id) not in names:   # most rows: no path made
         return None
+    path = _journal_path(settings, action_id)
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
@@ -262,11 +268,12 @@ def _send_one(row: dict, settings: Settings, channels: _Channels, force_simulate
     return _outcome(row, "skipped", error=f"unknown kind {kind!r}")
 
 
-def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> list[dict]:
+def send(rows: list[dict], settings: Settings, force_simulate: bool = False, index: bool = True) -> list[dict]:
     """Deliver claimed rows (no database): one outcome per row, ``sent``/``failed``/``simulated``/``skipped``.
 
     Simulated when the row says so, ``force_simulate`` (backfill, dry run), or its channel has no
-    connection: a preview is written to the outbox and nothing leaves the machine.
+    connection: a preview is written to the outbox and nothing leaves the machine. ``index``: rebuild the
+    outbox's index page after the batch (a caller sending many batches rebuilds it once, at the end).
     """
     channels = _Channels(settings)
     now = datetime.now(UTC).isoformat()
@@ -286,7 +293,7 @@ def send(rows: list[dict], settings: Settings, force_simulate: bool = False) -> 
         done.update(zip(map(id, remote), sent))
     outcomes = [done[id(row)] for row in rows]
     preview.note(settings.outbox, [o.pop("preview_entry") for o in outcomes if "preview_entry" in o])
-    if rows:
+    if rows and index:
         preview.write_index(settings.outbox)
     return outcomes
 
@@ -321,9 +328,8 @@ def _deliver_row(row: dict, settings: Settings, channels: _Channels, force_simul
     if outcome["status"] == "sent":
         _journal_write(settings, outcome)
     if outcome["status"] != "skipped":
-        path = Path(outcome["preview_path"]) if outcome["preview_path"] else None
         outcome["preview_entry"] = preview.entry(  # noted by send() for the whole batch
-            settings.outbox, row, path, "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
+            settings.outbox, row, outcome["preview_path"], "simulated" if outcome["status"] == "simulated" else outcome["status"], now)
     if outcome["status"] == "failed":
         log.warning("action %s (%s) failed: %s", row["action_id"], row["kind"], outcome["error"])
     return outcome
