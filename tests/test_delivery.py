@@ -429,6 +429,46 @@ def test_without_connections_a_run_previews_every_alert_and_email_whatever_the_b
     assert len(paths) == emails and all(Path(p).exists() for p in paths)
 
 
+def _preview_files(settings) -> dict[str, bytes]:
+    """Every email and Slack preview in the outbox, by its path inside it."""
+    return {str(p.relative_to(settings.outbox)): p.read_bytes()
+            for kind in ("email", "slack") for p in (settings.outbox / kind).glob("*") if p.is_file()}
+
+
+def test_a_backlog_previewed_by_several_processes_is_what_one_batch_here_previews(settings, tmp_path, monkeypatch):
+    """More than one batch of previews goes to a pool of processes (a bulk run's first run): the same
+    statuses, the same files byte for byte, and the outbox's manifest with one whole line per preview."""
+    from empathy import config
+
+    _, here = _demo_run(settings, batch=100_000)         # one batch: previewed in this process
+    monkeypatch.setenv("EMPATHY_HOME", str(tmp_path / "pooled"))
+    pooled_settings = config.load()
+    pooled_settings.landing.mkdir(parents=True, exist_ok=True)
+    _, pooled = _demo_run(pooled_settings, batch=3)       # dozens of batches, two processes at once
+    assert pooled == here and here.get(("email", "simulated", "no connection"), 0) > 6
+    files = _preview_files(settings)
+    assert files and _preview_files(pooled_settings) == files
+    manifest = [json.loads(line) for line in (pooled_settings.outbox / "previews.jsonl").read_text().splitlines()]
+    assert sorted(e["path"] for e in manifest) == sorted(files)
+
+
+def test_a_batch_whose_preview_process_died_is_previewed_here(settings):
+    from collections import deque
+
+    from empathy.delivery.previewer import PreviewProcess
+
+    row = {"action_id": "email:u1:welcome", "kind": "email", "user_id": "u1", "reason": "welcome",
+           "detail": {"to_email": "u1@example.com", "subject": "Hi", "text": "Hello\n\n--\nfooter\n"}}
+    child = PreviewProcess(settings)
+    child.proc.kill()   # killed with the batch in flight
+    child.proc.wait()
+    free: deque = deque()
+    [outcome] = relay._outcomes([row], child, free, settings)
+    child.close()
+    assert outcome["status"] == "simulated" and Path(outcome["preview_path"]).exists()
+    assert not free   # a child that failed is not given another batch
+
+
 def test_with_a_connection_the_batch_still_paces_requests(settings, slack, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())   # Slack only: emails preview
     out, counts = _demo_run(settings, batch=1)

@@ -12,6 +12,8 @@ Previews are written for real sends too, so the outbox always shows what left th
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import threading
@@ -23,6 +25,19 @@ from jinja2 import Environment
 from empathy.files import write_atomic
 
 _append_lock = threading.Lock()  # send() writes previews from several threads
+
+
+@contextlib.contextmanager
+def _appending(path: Path, mode: str):
+    """``path`` opened to append, locked against this process's other threads and against other processes
+    (a bulk run's previews are written by two at once): each batch's lines stay whole and together."""
+    with _append_lock, path.open(mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield fh
+            fh.flush()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 _encoder = msgspec.json.Encoder()
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
@@ -95,7 +110,7 @@ def holds(outbox: Path, rows: list[dict]) -> Path:
     """Append holds and releases as JSON lines (their preview: they take effect inside Empathy)."""
     path = outbox / "holds.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _append_lock, path.open("a", encoding="utf-8") as fh:
+    with _appending(path, "a") as fh:
         for row in rows:
             line = {k: row.get(k) for k in ("action_id", "kind", "user_id", "account_id", "reason", "as_of", "run_id")}
             line["mode"] = "simulated" if row.get("simulate") else "live"
@@ -133,7 +148,7 @@ def note(outbox: Path, entries: list[dict]) -> None:
         return
     outbox.mkdir(parents=True, exist_ok=True)
     lines = b"".join(_encoder.encode(e) + b"\n" for e in entries)
-    with _append_lock, (outbox / "previews.jsonl").open("ab") as fh:
+    with _appending(outbox / "previews.jsonl", "ab") as fh:
         fh.write(lines)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from empathy import connections, store
+from empathy import store
 from empathy.config import Settings
 from empathy.content import emails
 from empathy.delivery import preview
@@ -36,6 +36,14 @@ from empathy.delivery import slack as slack_sender
 from empathy.files import write_atomic
 
 log = logging.getLogger(__name__)
+
+def _connections():
+    """``empathy.connections``, imported where a connection is first looked up: it imports Airflow (~3 s),
+    which a preview process (``empathy.delivery.previewer``) never needs."""
+    from empathy import connections
+
+    return connections
+
 
 KINDS = ("hold", "release", "slack_alert", "email")
 
@@ -111,14 +119,28 @@ def apply_holds(con, settings: Settings, scope: str, mirrored: bool) -> dict:
     return counts
 
 
+PREVIEW_PROCESSES = 2   # a backlog of more than one batch is previewed by this many processes at once
+
+
 def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
-    """The scope's deliverable actions of ``kinds`` (default all) as previews, in the same process: a
-    simulation's, or a live run's for channels with no connection (nothing leaves the machine, so no
-    provider's pace applies: every one is previewed now, ``delivery_batch`` rows in memory at a time)."""
+    """The scope's deliverable actions of ``kinds`` (default all) as previews: a simulation's, or a live
+    run's for channels with no connection (nothing leaves the machine, so no provider's pace applies: every
+    one is previewed now, ``delivery_batch`` rows in memory per batch).
+
+    One batch's worth is previewed here. A larger backlog (a bulk load's first run: ~80,000 emails) is
+    previewed by ``PREVIEW_PROCESSES`` processes, one batch each, while this one claims the next batch and
+    records the last: making a preview is Python and a file, no database, so it runs beside the claims."""
     tally: Counter = Counter()
     started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
-    while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
-        batch = send(rows, settings, force_simulate=True, index=False)
+
+    def batches():
+        while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
+            yield rows
+
+    backlog = sum(n for kind, n in deliverable_counts(con, settings, scope).items() if kind in (kinds or KINDS))
+    previewed = (_previews_in_processes(batches(), settings) if backlog > settings.delivery_batch
+                 else (send(rows, settings, force_simulate=True, index=False) for rows in batches()))
+    for batch in previewed:
         record(con, batch)
         tally.update((o["kind"], o["status"]) for o in batch)
     if tally:
@@ -126,12 +148,55 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     return _by_kind(tally)
 
 
+def _previews_in_processes(batches, settings: Settings):
+    """Each claimed batch's outcomes, in claim order, from ``PREVIEW_PROCESSES`` child processes
+    (``empathy.delivery.previewer``), one batch each at a time: at most that many batches are claimed and
+    not yet recorded. A child that fails is not used again, and its batch is previewed here."""
+    from collections import deque
+
+    from empathy.delivery.previewer import PreviewProcess
+
+    children = [PreviewProcess(settings) for _ in range(PREVIEW_PROCESSES)]
+    free, inflight = deque(children), deque()
+    try:
+        for rows in batches:
+            if not free:
+                yield _outcomes(*inflight.popleft(), free, settings)
+            if free:
+                child = free.popleft()
+                try:
+                    child.submit(rows)
+                except OSError:
+                    log.exception("a preview process could not take a batch; previewing it here")
+                    yield send(rows, settings, force_simulate=True, index=False)
+                    continue
+                inflight.append((rows, child))
+            else:   # every child failed
+                yield send(rows, settings, force_simulate=True, index=False)
+        while inflight:
+            yield _outcomes(*inflight.popleft(), free, settings)
+    finally:
+        for child in children:
+            child.close()
+
+
+def _outcomes(rows: list[dict], child, free, settings: Settings) -> list[dict]:
+    """The batch's outcomes from ``child`` (which is then free again), or made here if the child failed."""
+    try:
+        outcomes = child.result()
+    except Exception:  # noqa: BLE001 - the child died or answered garbage: the rows are claimed, preview here
+        log.exception("a preview process failed; previewing its %d rows in this one", len(rows))
+        return send(rows, settings, force_simulate=True, index=False)
+    free.append(child)
+    return outcomes
+
+
 def unconnected_kinds(settings: Settings) -> list[str]:
     """The kinds whose channel has no connection: delivering one is a preview, never a request."""
     kinds = []
-    if connections.get_connection(settings.slack_conn_id) is None:
+    if _connections().get_connection(settings.slack_conn_id) is None:
         kinds.append("slack_alert")
-    if connections.sendgrid_info(settings.sendgrid_conn_id) is None:
+    if _connections().sendgrid_info(settings.sendgrid_conn_id) is None:
         kinds.append("email")
     return kinds
 
@@ -200,7 +265,7 @@ class _Channels:
     def _slack_client(self):
         if not self._slack_done:
             s = self.settings
-            self._slack = connections.slack_client(s.slack_conn_id, s.delivery_timeout_s, s.delivery_retries)
+            self._slack = _connections().slack_client(s.slack_conn_id, s.delivery_timeout_s, s.delivery_retries)
             self._slack_done = True
         return self._slack
 
@@ -211,7 +276,7 @@ class _Channels:
 
     def _sendgrid_client(self):
         if not self._sg_done:
-            self._sg_info = connections.sendgrid_info(self.settings.sendgrid_conn_id)
+            self._sg_info = _connections().sendgrid_info(self.settings.sendgrid_conn_id)
             if self._sg_info is not None:
                 self._sg = sg_sender.client(self._sg_info, self.settings.delivery_timeout_s)
             self._sg_done = True
