@@ -468,6 +468,12 @@ def test_a_batch_whose_preview_process_died_is_previewed_here(settings):
     assert outcome["status"] == "simulated" and Path(outcome["preview_path"]).exists()
     assert not free   # a child that failed is not given another batch
 
+    dead = PreviewProcess(settings)
+    dead.proc.kill()
+    dead.proc.wait()
+    assert dead.submit([row]) is False   # a batch it cannot take: its caller previews it (the pool's loop)
+    dead.close()
+
 
 def test_with_a_connection_the_batch_still_paces_requests(settings, slack, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", slack.connection())   # Slack only: emails preview

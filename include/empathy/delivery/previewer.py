@@ -8,38 +8,60 @@ multiprocessing: that would re-run the parent's main script in the child.
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import subprocess
 import sys
 
+log = logging.getLogger(__name__)
+
 
 class PreviewProcess:
-    """One child; at most one batch in flight (the parent reads a result before it sends the next)."""
+    """One child; at most one batch in flight (the parent reads a result before it sends the next).
+    A child that cannot start or take a batch says so (``submit`` returns False): its caller previews the
+    batch itself."""
 
     def __init__(self, settings):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if isinstance(p, str) and p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "empathy.delivery.previewer"], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._send(settings)
+        self.proc: subprocess.Popen | None = None
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "empathy.delivery.previewer"], env=env,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._send(settings)
+        except OSError:
+            log.exception("a preview process could not start")
+            self.close()
 
     def _send(self, obj) -> None:
         pickle.dump(obj, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self.proc.stdin.flush()
 
-    def submit(self, rows: list[dict]) -> None:
-        self._send(rows)
+    def submit(self, rows: list[dict]) -> bool:
+        if self.proc is None:
+            return False
+        try:
+            self._send(rows)
+            return True
+        except OSError:
+            log.exception("a preview process could not take a batch")
+            self.close()
+            return False
 
     def result(self) -> list[dict]:
         return pickle.load(self.proc.stdout)
 
     def close(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
         try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+            proc.stdin.close()
+            proc.wait(timeout=30)
         except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
 
 
 def main() -> None:

@@ -149,45 +149,41 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
 
 
 def _previews_in_processes(batches, settings: Settings):
-    """Each claimed batch's outcomes, in claim order, from ``PREVIEW_PROCESSES`` child processes
-    (``empathy.delivery.previewer``), one batch each at a time: at most that many batches are claimed and
-    not yet recorded. A child that fails is not used again, and its batch is previewed here."""
+    """Each claimed batch's outcomes from ``PREVIEW_PROCESSES`` child processes (``empathy.delivery.previewer``),
+    one batch each at a time: at most that many batches are claimed and not yet recorded. A batch no
+    child can take (every child busy with an unread result is waited for first; a failed child is not
+    used again) is previewed here."""
     from collections import deque
 
     from empathy.delivery.previewer import PreviewProcess
 
     children = [PreviewProcess(settings) for _ in range(PREVIEW_PROCESSES)]
-    free, inflight = deque(children), deque()
+    idle, inflight = deque(children), deque()   # inflight: (rows, child), oldest first
     try:
         for rows in batches:
-            if not free:
-                yield _outcomes(*inflight.popleft(), free, settings)
-            if free:
-                child = free.popleft()
-                try:
-                    child.submit(rows)
-                except OSError:
-                    log.exception("a preview process could not take a batch; previewing it here")
-                    yield send(rows, settings, force_simulate=True, index=False)
-                    continue
+            if not idle and inflight:
+                yield _outcomes(*inflight.popleft(), idle, settings)
+            child = idle.popleft() if idle else None
+            if child is not None and child.submit(rows):
                 inflight.append((rows, child))
-            else:   # every child failed
+            else:
                 yield send(rows, settings, force_simulate=True, index=False)
         while inflight:
-            yield _outcomes(*inflight.popleft(), free, settings)
+            yield _outcomes(*inflight.popleft(), idle, settings)
     finally:
         for child in children:
             child.close()
 
 
-def _outcomes(rows: list[dict], child, free, settings: Settings) -> list[dict]:
-    """The batch's outcomes from ``child`` (which is then free again), or made here if the child failed."""
+def _outcomes(rows: list[dict], child, idle, settings: Settings) -> list[dict]:
+    """The batch's outcomes from ``child`` (idle again after), or made here if the child failed."""
     try:
         outcomes = child.result()
     except Exception:  # noqa: BLE001 - the child died or answered garbage: the rows are claimed, preview here
         log.exception("a preview process failed; previewing its %d rows in this one", len(rows))
+        child.close()
         return send(rows, settings, force_simulate=True, index=False)
-    free.append(child)
+    idle.append(child)
     return outcomes
 
 
