@@ -23,6 +23,12 @@ def _temporary(target: str) -> str:
     return os.path.join(head, f".{name}.tmp")
 
 
+def _discard(tmp: str) -> None:
+    """Remove a temporary file whose write failed (it may never have been made)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
 def _open_creating_folders(tmp: str) -> int:
     try:
         return os.open(tmp, _FLAGS, 0o666)
@@ -47,8 +53,7 @@ def replacing(path: Path | str, fsync: bool = False) -> Iterator[Path]:
                 os.close(fd)
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
 
 
@@ -66,7 +71,6 @@ def write_atomic(path: Path | str, data: str | bytes, fsync: bool = False) -> Pa
                 os.fsync(fd)
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
     return path if isinstance(path, Path) else Path(path)

@@ -78,10 +78,6 @@ tr:nth-child(even){background:#f4f4f6}</style></head><body>
 """)
 
 
-def _write_atomic(path: Path | str, text: str) -> None:
-    write_atomic(path, text)
-
-
 def _safe_name(action_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in action_id)
 
@@ -92,7 +88,7 @@ def email(outbox: Path, row: dict, mode: str) -> str:
     d = row.get("detail") or {}
     page = EMAIL_PAGE.render(row=row, d=d, mode=mode, html=d.get("html") or "", text=d.get("text") or "")
     path = os.path.join(outbox, "email", f"{_safe_name(row['action_id'])}.html")
-    _write_atomic(path, page)
+    write_atomic(path, page)
     return path
 
 
@@ -102,7 +98,7 @@ def slack_alert(outbox: Path, row: dict, channel: str, mode: str) -> str:
     doc = {"channel": channel, "text": d.get("text", ""), "blocks": d.get("blocks") or [],
            "action_id": row["action_id"], "mode": mode, "reason": row.get("reason")}
     path = os.path.join(outbox, "slack", f"{_safe_name(row['action_id'])}.json")
-    _write_atomic(path, msgspec.json.format(msgspec.json.encode(doc), indent=2))   # UTF-8, as Slack shows it
+    write_atomic(path, msgspec.json.format(msgspec.json.encode(doc), indent=2))   # UTF-8, as Slack shows it
     return path
 
 
@@ -173,5 +169,5 @@ def write_index(outbox: Path) -> Path | None:
             latest[entry["action_id"]] = entry
     entries = sorted(latest.values(), key=lambda e: e["at"], reverse=True)[:INDEX_LATEST]
     path = outbox / "index.html"
-    _write_atomic(path, INDEX_PAGE.render(entries=entries))
+    write_atomic(path, INDEX_PAGE.render(entries=entries))
     return path
