@@ -455,24 +455,18 @@ def test_a_backlog_previewed_by_several_processes_is_what_one_batch_here_preview
 def test_a_batch_whose_preview_process_died_is_previewed_here(settings):
     from collections import deque
 
-    from empathy.delivery.previewer import PreviewProcess
+    from empathy import fanout
 
     row = {"action_id": "email:u1:welcome", "kind": "email", "user_id": "u1", "reason": "welcome",
            "detail": {"to_email": "u1@example.com", "subject": "Hi", "text": "Hello\n\n--\nfooter\n"}}
-    child = PreviewProcess(settings)
+    child = fanout.Child(relay.preview_batch, settings)
+    assert child.submit([row])
     child.proc.kill()   # killed with the batch in flight
     child.proc.wait()
     free: deque = deque()
-    [outcome] = relay._outcomes([row], child, free, settings)
-    child.close()
+    [outcome] = fanout._answer(relay.preview_batch, settings, [row], child, free)
     assert outcome["status"] == "simulated" and Path(outcome["preview_path"]).exists()
     assert not free   # a child that failed is not given another batch
-
-    dead = PreviewProcess(settings)
-    dead.proc.kill()
-    dead.proc.wait()
-    assert dead.submit([row]) is False   # a batch it cannot take: its caller previews it (the pool's loop)
-    dead.close()
 
 
 def test_with_a_connection_the_batch_still_paces_requests(settings, slack, monkeypatch):

@@ -223,6 +223,11 @@ class Settings(BaseSettings):
         "takes about one message a second per channel). Previews (a simulation, or a channel with no connection) "
         "have no cap: the decide step writes them all, this many rows in memory at a time. Holds have no cap.",
         ge=1)
+    bulk_processes: int = _setting(
+        "EMPATHY_BULK_PROCESSES", 2,
+        "Child processes that share a run's per-row Python work (scoring, previews, the page's users) when it "
+        "holds more than one batch (a bulk load); each holds one batch at a time. 0 = all in the run's own process.",
+        ge=0, le=64)
     delivery_lease_s: float = _setting(
         "EMPATHY_DELIVERY_LEASE_S", 900.0,
         "A claimed action not recorded within this many seconds (its relay crashed) may be claimed again.", ge=0)

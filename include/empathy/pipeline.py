@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from empathy import store
+from empathy import fanout, store
 from empathy.config import Settings
 from empathy.files import replacing
 from empathy.runs import RunInfo
@@ -81,7 +81,7 @@ def prepare(settings: Settings, run: RunInfo) -> dict:
         if batches and needs_network(settings):
             _look_up_judgements(con, settings, batches)
             return {"batches": batches, "decided": False, "pending": {}, "report": ""}
-        judged = [score_batch(settings, b) for b in batches]
+        judged = list(fanout.imap(score_batch, batches, settings, settings.bulk_processes))
         return {"batches": [], "decided": True, **_decide(con, settings, run, judged)}
 
 

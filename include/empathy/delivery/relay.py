@@ -42,7 +42,7 @@ _decode = msgspec.json.Decoder().decode   # a claimed batch's details (an email'
 
 def _connections():
     """``empathy.connections``, imported where a connection is first looked up: it imports Airflow (~3 s),
-    which a preview process (``empathy.delivery.previewer``) never needs."""
+    which a preview's child process (``empathy.fanout``) never needs."""
     from empathy import connections
 
     return connections
@@ -122,17 +122,16 @@ def apply_holds(con, settings: Settings, scope: str, mirrored: bool) -> dict:
     return counts
 
 
-PREVIEW_PROCESSES = 2   # a backlog of more than one batch is previewed by this many processes at once
-
-
 def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     """The scope's deliverable actions of ``kinds`` (default all) as previews: a simulation's, or a live
     run's for channels with no connection (nothing leaves the machine, so no provider's pace applies: every
     one is previewed now, ``delivery_batch`` rows in memory per batch).
 
     One batch's worth is previewed here. A larger backlog (a bulk load's first run: ~80,000 emails) is
-    previewed by ``PREVIEW_PROCESSES`` processes, one batch each, while this one claims the next batch and
-    records the last: making a preview is Python and a file, no database, so it runs beside the claims."""
+    previewed by ``bulk_processes`` child processes (``empathy.fanout``), one batch each, while this one
+    claims the next batch and records the last: making a preview is Python and a file, no database."""
+    from empathy import fanout
+
     tally: Counter = Counter()
     started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
 
@@ -140,10 +139,7 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
         while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
             yield rows
 
-    backlog = sum(n for kind, n in deliverable_counts(con, settings, scope).items() if kind in (kinds or KINDS))
-    previewed = (_previews_in_processes(batches(), settings) if backlog > settings.delivery_batch
-                 else (send(rows, settings, force_simulate=True, index=False) for rows in batches()))
-    for batch in previewed:
+    for batch in fanout.imap(preview_batch, batches(), settings, settings.bulk_processes):
         record(con, batch)
         tally.update((o["kind"], o["status"]) for o in batch)
     if tally:
@@ -151,43 +147,9 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     return _by_kind(tally)
 
 
-def _previews_in_processes(batches, settings: Settings):
-    """Each claimed batch's outcomes from ``PREVIEW_PROCESSES`` child processes (``empathy.delivery.previewer``),
-    one batch each at a time: at most that many batches are claimed and not yet recorded. A batch no
-    child can take (every child busy with an unread result is waited for first; a failed child is not
-    used again) is previewed here."""
-    from collections import deque
-
-    from empathy.delivery.previewer import PreviewProcess
-
-    children = [PreviewProcess(settings) for _ in range(PREVIEW_PROCESSES)]
-    idle, inflight = deque(children), deque()   # inflight: (rows, child), oldest first
-    try:
-        for rows in batches:
-            if not idle and inflight:
-                yield _outcomes(*inflight.popleft(), idle, settings)
-            child = idle.popleft() if idle else None
-            if child is not None and child.submit(rows):
-                inflight.append((rows, child))
-            else:
-                yield send(rows, settings, force_simulate=True, index=False)
-        while inflight:
-            yield _outcomes(*inflight.popleft(), idle, settings)
-    finally:
-        for child in children:
-            child.close()
-
-
-def _outcomes(rows: list[dict], child, idle, settings: Settings) -> list[dict]:
-    """The batch's outcomes from ``child`` (idle again after), or made here if the child failed."""
-    try:
-        outcomes = child.result()
-    except Exception:  # noqa: BLE001 - the child died or answered garbage: the rows are claimed, preview here
-        log.exception("a preview process failed; previewing its %d rows in this one", len(rows))
-        child.close()
-        return send(rows, settings, force_simulate=True, index=False)
-    idle.append(child)
-    return outcomes
+def preview_batch(settings: Settings, rows: list[dict]) -> list[dict]:
+    """One claimed batch previewed (no database: ``deliver_previews`` records it)."""
+    return send(rows, settings, force_simulate=True, index=False)
 
 
 def unconnected_kinds(settings: Settings) -> list[str]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 
-from empathy import store
+from empathy import fanout, store
 from empathy.config import Settings
 from empathy.ui import words
 
@@ -201,7 +201,7 @@ def _view(con, name: str, sql: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
 
-def _users(v: _Version, redactor: words.Redactor) -> dict:
+def _users(v: _Version) -> dict:
     """Users: render only who changed. The changed rows go to a small delta file beside the base file the
     previous version had; once the delta holds more than a share of the users, both are merged into a new
     base (so a refresh writes what changed, and now and then everything)."""
@@ -220,14 +220,13 @@ def _users(v: _Version, redactor: words.Redactor) -> dict:
     store.run(con, "ui/users_changed_ids.sql", {"history_mark": mark}).fetchall()
     result = store.run(con, "ui/users_changed.sql", {"history_points": settings.ui_history_points})
     columns = [d[0] for d in result.description]
-    batches, changed = [], 0
-    while True:
-        chunk = result.fetchmany(RENDER_BATCH)
-        if not chunk:
-            break
-        changed += len(chunk)
-        batches.append(pa.Table.from_pylist([_render(dict(zip(columns, row)), redactor) for row in chunk],
-                                            schema=RENDERED))
+
+    def chunks():
+        while rows := result.fetchmany(RENDER_BATCH):
+            yield columns, rows
+
+    batches = list(fanout.imap(render_users, chunks(), settings.ui_redact_cache, settings.bulk_processes))
+    changed = sum(b.num_rows for b in batches)
     rendered = pa.concat_tables(batches) if batches else RENDERED.empty_table()
     in_delta = changed + (con.execute(f"SELECT count(*) FROM read_parquet({_quoted(delta)}) ANTI JOIN _ui_changed "
                                       "USING (user_id)").fetchall()[0][0] if delta else 0)
@@ -246,6 +245,14 @@ def _users(v: _Version, redactor: words.Redactor) -> dict:
 
 _DECODE = msgspec.json.Decoder().decode            # a changed user's names, and their evidence in words:
 _ENCODE = msgspec.json.Encoder(enc_hook=str).encode   # ~2x the standard library's json at 100k users
+
+
+def render_users(redact_cache: int, chunk: tuple[list[str], list[tuple]]) -> pa.Table:
+    """A chunk of changed users' rows (column names, rows) as the page shows them (no database: a bulk
+    refresh renders its chunks in child processes, ``empathy.fanout``)."""
+    columns, rows = chunk
+    redactor = words.redactor(redact_cache)
+    return pa.Table.from_pylist([_render(dict(zip(columns, row)), redactor) for row in rows], schema=RENDERED)
 
 
 def _render(row: dict, redactor: words.Redactor) -> dict:
@@ -366,7 +373,7 @@ def write(con, settings: Settings, run_id: str | None = None) -> dict:
     v = _Version(con, settings, run_id)
     figures = {"version": v.number}
     try:
-        users = _users(v, words.redactor(settings.ui_redact_cache))
+        users = _users(v)
         figures.update(users=users["users"], users_rendered=users["rendered"], users_compacted=users.get("compacted", False))
         t = step("users", started)
         outbox = str(settings.outbox).rstrip("/")
