@@ -129,6 +129,21 @@ def test_handles_and_links_are_not_words():
     assert rules.explain("waited 40 minutes") == [("waited 40 minutes", -2.2)]   # any number: "<num>"
 
 
+def test_names_initials_and_entities_are_not_feelings():
+    """Words VADER rates inside a name or a headline where nobody speaks ("Pride Parade", "Is Now Beating")
+    are set aside (``Evidence.names``); a customer writing in capitals, a greeting and a reaction are not.
+    A letter alone is an initial ("L.A.", not VADER's *l*) and "&gt;" is ">" (not VADER's *gt*)."""
+    rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
+    assert rules.explain("March in Cleveland's Pride Parade tomorrow") == []
+    assert rules.evidence("March in Cleveland's Pride Parade tomorrow").names > 0
+    assert rules.explain("Google Is Now Beating Apple In This One Key Sector") == []
+    assert rules.explain("You Have The Worst Customer Service") == [("worst", -3.1)]
+    assert rules.explain("Worst Customer Service Ever") == [("worst", -3.1)]
+    assert dict(rules.explain("Wishing you a Happy Birthday John"))["happy"] > 0
+    assert rules.explain("we flew to L.A. for the fair") == [("fair", 1.3)]
+    assert rules.explain("Hillary &lt;p&gt;Hillary &amp; co") == []
+
+
 def test_a_negator_inside_a_phrase_negates_nothing_else():
     rules = LexiconScorer(blend=BlendParams(use_model=False)).rules
     assert rules.explain("I didn't get my refund") == [("didn't get my", -1.6), ("refund", -0.6)]

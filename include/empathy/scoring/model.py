@@ -47,7 +47,7 @@ DENSE = (
     "score", "pos_mass", "neg_mass", "n_pos", "n_neg", "max_pos", "min_neg",
     "phrase_sum", "support_sum", "emoji_sum", "negation_sum",
     "exclaim", "question", "ends_question", "caps_ratio", "speaker", "log_words", "negators",
-    "users", "url", "hashtags",
+    "users", "url", "hashtags", "names",
 )
 
 
@@ -96,6 +96,7 @@ def dense_row(text: str, ev: Evidence) -> list[float]:
         caps / n if n else 0.0, float(ev.speaker or not SPEAKER_WORDS.isdisjoint(low)), math.log1p(n),
         float(sum(1 for w in low if normalise_negator(w) in NEGATORS)),
         float(min(text.count("@"), 4)), float(bool(_URL.search(text))), float(min(text.count("#"), 4)),
+        ev.names,
     ]
 
 

@@ -18,6 +18,7 @@ layer (``model.py``) reads those, never this module's internals. Pure Python, no
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ POLITE_WORDS = frozenset([
 # "can't queue songs": a customer who cannot do something is complaining, with or without a rated word.
 CANNOT_FORMS = frozenset(["can't", "cant", "cannot", "couldn't", "couldnt"])
 STOP_SENTENCE, STOP_COMMA = 2, 1
+GREETINGS = frozenset(["happy", "merry", "good", "great", "best", "thank", "thanks", "congratulations", "congrats",
+                       "welcome", "dear", "love", "warm", "kind", "nice", "lovely", "beautiful", "awesome", "amazing"])
 
 # Kinds of unit in ``Evidence.units``.
 WORD, SUPPORT, PHRASE, EMOJI, NEGATION, POLITE = "word", "support", "phrase", "emoji", "negation", "polite"
@@ -97,8 +100,10 @@ LITERAL_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")   # "doesn\u2019t" as export
 
 
 def decode_escapes(text: str) -> str:
-    """Literal ``\\u2019`` escapes (as some exports write them) turned into the characters they name."""
-    return LITERAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "\\u" in text else text
+    """Literal ``\\u2019`` escapes and HTML entities (``&amp;``, ``&gt;``: as some exports write them) turned
+    into the characters they name ("&gt;" is not VADER's *gt*, +1.1)."""
+    text = LITERAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "\\u" in text else text
+    return html.unescape(text) if "&" in text else text
 
 
 def normalise_negator(word: str) -> str:
@@ -183,6 +188,7 @@ class RuleParams:
     complaint: float = -1.0         # negative valence (summed) from which a message complains
     objective_damp: float = 0.7     # multiplier for texts with no sign of a speaker (I, you, !, emoticon)
     short_text: int = 3             # texts of at most this many tokens are reactions ("cool"): never damped
+    names: bool = True              # rated words inside capitalised names and headlines are set aside (Evidence.names)
     alpha: float = 15.0             # VADER's normalisation constant
 
 
@@ -205,6 +211,7 @@ class Evidence:
     speaker: bool = False    # I/we/you/please... present: a person speaking, not a headline
     complains: bool = False  # negative units summing to <= RuleParams.complaint: politeness and sarcasm then
                              # read as such
+    names: float = 0.0       # valence of rated words read as parts of names ("Pride Parade"), not in the score
 
 
 NO_EVIDENCE = Evidence(0.0)
@@ -229,8 +236,8 @@ class Rules:
     def _lookup_uncached(self, word: str) -> tuple[float | None, bool, bool]:
         """Valence of a lower-cased word (None if unknown), whether it was elongated, whether a support word."""
         lex = self.lex.words
-        if word.isdigit():
-            return None, False, False   # ticket and order numbers, not VADER's "143" (I love you)
+        if word.isdigit() or len(word) == 1:   # order numbers, not VADER's "143"; "L.A." is no *l* (+2.0)
+            return None, False, False
         if word in lex:
             return lex[word], False, word in self.lex.support
         if ELONGATED.search(word):
@@ -249,6 +256,7 @@ class Rules:
         """Words (with case, boundary before, emphasis) and emoji/emoticon valences, in order."""
         words: list[str] = []
         upper: list[bool] = []
+        title: list[bool] = []
         fixed: list[float | None] = []     # valence decided at tokenisation (emoji, emoticons)
         bound: list[int] = []              # strongest punctuation since the previous word
         pending = STOP_SENTENCE
@@ -265,6 +273,7 @@ class Rules:
                     continue
                 words.append(low)
                 upper.append(len(tok) > 1 and tok.isupper())
+                title.append(tok[0].isupper())
                 fixed.append(None)
                 bound.append(pending)
                 pending = 0
@@ -276,16 +285,17 @@ class Rules:
                     value = -1.5 if any(c in tok for c in "([/\\") else 1.5
                 words.append(tok)
                 upper.append(False)
+                title.append(False)
                 fixed.append(value)
                 bound.append(pending)
                 pending = 0
-        return words, upper, fixed, bound
+        return words, upper, fixed, bound, title
 
     # ---- one text ----------------------------------------------------------------------------
     def evidence(self, text: str) -> Evidence:
         """The compound score in -1..1 (0.0 for text with no sentiment-bearing word) and its units."""
         p = self.params
-        words, upper, fixed, bound = self._tokens(text)
+        words, upper, fixed, bound, title = self._tokens(text)
         n = len(words)
         if not n:
             return NO_EVIDENCE
@@ -297,6 +307,10 @@ class Rules:
 
         # (position, words spanned, valence, kind, valence if the message does not complain)
         found: list[tuple[int, int, float, str, float | None]] = []
+        names = 0.0
+        speaker = not SPEAKER_WORDS.isdisjoint(words)
+        # names only where nobody speaks (a headline): "You Have The Worst Service" is a customer in capitals
+        impersonal = p.names and not speaker and "!" not in text and all(f is None for f in fixed)
         i = 0
         while i < n:
             # 1. the longest phrase starting here that stays inside one sentence
@@ -334,6 +348,9 @@ class Rules:
                 i += 1
                 continue
             valence, elongated, support = self._lookup(word)
+            if impersonal and valence is not None and self._in_name(i, words, upper, title, bound):
+                names, i = names + valence, i + 1
+                continue          # "Foo Fighters", "Pride Parade", "Rich Gedman": part of a name
             if valence is None:
                 if p.bare_negation and norms[i] in NEGATORS:
                     value = p.bare_cannot if word in CANNOT_FORMS else p.bare_negation
@@ -353,9 +370,8 @@ class Rules:
             found.append((i, 1, valence, kind, None))
             i += 1
 
-        speaker = not SPEAKER_WORDS.isdisjoint(words)
         if not found:
-            return Evidence(0.0, (), n, speaker)
+            return Evidence(0.0, (), n, speaker, names=names)
         complains = sum(v for _p, _s, v, _k, f in found if f is None and v < 0) <= p.complaint
         # sarcasm phrases count only when the message also complains; politeness only when it does not
         if any(f is not None for *_, f in found):
@@ -377,7 +393,22 @@ class Rules:
         if p.objective_damp != 1.0 and "!" not in text and not any(f is not None for f in fixed) \
                 and not speaker and n > p.short_text:
             total *= p.objective_damp
-        return Evidence(total / math.sqrt(total * total + p.alpha), units, n, speaker, complains)
+        return Evidence(total / math.sqrt(total * total + p.alpha), units, n, speaker, complains, names)
+
+    def _in_name(self, i, words, upper, title, bound) -> bool:
+        """A capitalised word (not a sentence's first, a greeting's or a short reaction's) in a run of
+        capitalised words one of which no lexicon rates: a name or headline ("Foo Fighters", "Pride Parade")."""
+        n, lo, hi = len(words), i, i
+        if not title[i] or upper[i] or words[i] in GREETINGS or n <= self.params.short_text:
+            return False
+        while lo > 0 and bound[lo] == 0 and title[lo - 1]:
+            lo -= 1
+        while hi + 1 < n and bound[hi + 1] == 0 and title[hi + 1]:
+            hi += 1
+        if hi == lo or words[lo] in GREETINGS or (lo == i and bound[i] == STOP_SENTENCE):
+            return False
+        return any(self._lookup(words[j])[0] is None and not upper[j] and words[j] not in BOOSTERS
+                   for j in range(lo, hi + 1) if j != i)
 
     def _stands_alone(self, i, words, fixed, bound, stop) -> bool:
         """A booster with a rating of its own that boosts nothing in its clause is a word ("super!")."""
