@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from empathy import fanout, store
+from empathy import store
 from empathy.content import emails as mail
 from empathy.content import slack
 from empathy.content.campaigns import Campaign
@@ -61,28 +61,9 @@ def alerts(con, settings, as_of, simulation, base_url) -> list[dict]:
     if not todo:
         return []
     evidence, looking = _evidence(con, [r["user_id"] for r in todo])
-    context = (settings, _links(load_campaigns(settings)), base_url, as_of, simulation)
-    return [a for batch in fanout.imap(alert_batch, _batches(todo, evidence, looking), context, settings.bulk_processes)
-            for a in batch]
-
-
-RENDER_BATCH = 2000   # rows worded (and, in a bulk run, handed to a child process) at a time
-
-
-def _batches(todo: list[dict], evidence: dict, looking: dict):
-    """``todo`` in batches, each with the evidence and what its users were looking for."""
-    for i in range(0, len(todo), RENDER_BATCH):
-        rows = todo[i:i + RENDER_BATCH]
-        users = {r["user_id"] for r in rows}
-        yield (rows, {u: evidence[u] for u in users if u in evidence}, {u: looking[u] for u in users if u in looking})
-
-
-def alert_batch(context, batch) -> list[dict]:
-    """A batch of alerts worded (no database: a bulk run's batches go to child processes, ``empathy.fanout``)."""
-    settings, links, base_url, as_of, simulation = context
-    rows, evidence, looking = batch
+    links = _links(load_campaigns(settings))
     out = []
-    for r in rows:
+    for r in todo:
         try:
             out.append(_alert(r, settings, evidence, looking, links, base_url, as_of, simulation))
         except Exception as exc:  # noqa: BLE001 - one account's data must not stop the run: say why, visibly
@@ -133,19 +114,11 @@ def emails(con, settings, campaigns: list[Campaign], asm_group_id) -> list[dict]
         "FROM _pol_drips d WHERE d.outcome = 'send' ORDER BY d.user_id, d.campaign"))
     if not todo:
         return []
+    by_name = {c.name: c for c in campaigns}
     supportive = [r["user_id"] for r in todo if not r["holdout"] and tone_for(r["state"], r["intents"]) == "supportive"]
     evidence, looking = _evidence(con, supportive)
-    context = (settings, {c.name: c for c in campaigns}, asm_group_id)
-    return [e for batch in fanout.imap(email_batch, _batches(todo, evidence, looking), context, settings.bulk_processes)
-            for e in batch]
-
-
-def email_batch(context, batch) -> list[dict]:
-    """A batch of emails worded (no database, as ``alert_batch``)."""
-    settings, by_name, asm_group_id = context
-    rows, evidence, looking = batch
     out = []
-    for r in rows:
+    for r in todo:
         try:
             out.append(_email(r, settings, by_name[r["campaign"]], evidence, looking, asm_group_id))
         except Exception as exc:  # noqa: BLE001 - one user's data must not stop the run: say why, visibly
