@@ -89,8 +89,9 @@ def _imports(path: Path) -> set[str]:
 def test_rules_model_blend_import_one_way():
     """rules <- model <- lexicon (the blend): no module reads one that builds on it."""
     rules, mdl, blend = (_imports(SCORING / f) for f in ("rules.py", "model.py", "lexicon.py"))
-    assert not any(m.startswith("empathy.scoring.") and m != "empathy.scoring.base" for m in rules), rules
+    assert not any(m.startswith("empathy.scoring.") and m not in ("empathy.scoring.base", "empathy.scoring.wordlists")
+                   for m in rules), rules
     assert "empathy.scoring.lexicon" not in mdl and "empathy.scoring.rules" in mdl
     assert {"empathy.scoring.rules", "empathy.scoring.model"} <= blend
-    for name in ("rules.py", "model.py", "lexicon.py", "base.py", "__init__.py"):
-        assert len((SCORING / name).read_text().splitlines()) <= 460, name   # rules.py: 451 with names
+    for name in ("rules.py", "model.py", "lexicon.py", "base.py", "__init__.py", "wordlists.py"):
+        assert len((SCORING / name).read_text().splitlines()) <= 420, name   # rules.py: ~415, its lists apart

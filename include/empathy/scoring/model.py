@@ -22,14 +22,13 @@ import numpy as np
 from empathy.scoring.rules import (
     EMOJI,
     NEGATION,
-    NEGATORS,
     PHRASE,
-    SPEAKER_WORDS,
     SUPPORT,
     Evidence,
     decode_escapes,
     normalise_negator,
 )
+from empathy.scoring.wordlists import NEGATORS, SPEAKER_WORDS
 
 CLASSES = ("negative", "neutral", "positive")
 WEIGHTS_FILE = "sentiment_model.json"
