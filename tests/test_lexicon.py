@@ -139,6 +139,8 @@ def test_names_initials_and_entities_are_not_feelings():
     assert rules.explain("Google Is Now Beating Apple In This One Key Sector") == []
     assert rules.explain("You Have The Worst Customer Service") == [("worst", -3.1)]
     assert rules.explain("Worst Customer Service Ever") == [("worst", -3.1)]
+    assert rules.explain("This is Terrible Service at the gate") == [("terrible", -2.1)]   # a verdict on a service
+    assert rules.explain("Apple Service Outage Hits Millions")[0][0] == "outage"
     assert dict(rules.explain("Wishing you a Happy Birthday John"))["happy"] > 0
     assert rules.explain("we flew to L.A. for the fair") == [("fair", 1.3)]
     assert rules.explain("Hillary &lt;p&gt;Hillary &amp; co") == []

@@ -28,7 +28,7 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 
-from empathy import store
+from empathy import fanout, store
 from empathy.config import Settings
 from empathy.content import emails
 from empathy.delivery import preview
@@ -130,8 +130,6 @@ def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     One batch's worth is previewed here. A larger backlog (a bulk load's first run: ~80,000 emails) is
     previewed by ``bulk_processes`` child processes (``empathy.fanout``), one batch each, while this one
     claims the next batch and records the last: making a preview is Python and a file, no database."""
-    from empathy import fanout
-
     tally: Counter = Counter()
     started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
 

@@ -39,6 +39,7 @@ from empathy.scoring.wordlists import (
     NOT_FORMS,
     POLITE_WORDS,
     SARCASM_CUES,
+    SERVICE_NOUNS,
     SPEAKER_WORDS,
     STOP_COMMA,
     STOP_SENTENCE,
@@ -361,7 +362,8 @@ class Rules:
 
     def _in_name(self, i, words, upper, title, bound) -> bool:
         """A capitalised word (not a sentence's first, a greeting's or a short reaction's) in a run of
-        capitalised words one of which no lexicon rates: a name or headline ("Foo Fighters", "Pride Parade")."""
+        capitalised words one of which no lexicon rates, none of them a thing customers judge ("Terrible
+        Service"): a name or headline ("Foo Fighters", "Pride Parade")."""
         n, lo, hi = len(words), i, i
         if not title[i] or upper[i] or words[i] in GREETINGS or n <= self.params.short_text:
             return False
@@ -369,7 +371,8 @@ class Rules:
             lo -= 1
         while hi + 1 < n and bound[hi + 1] == 0 and title[hi + 1]:
             hi += 1
-        if hi == lo or words[lo] in GREETINGS or (lo == i and bound[i] == STOP_SENTENCE):
+        if hi == lo or words[lo] in GREETINGS or (lo == i and bound[i] == STOP_SENTENCE) \
+                or not SERVICE_NOUNS.isdisjoint(words[lo:hi + 1]):
             return False
         return any(self._lookup(words[j])[0] is None and not upper[j] and words[j] not in BOOSTERS
                    for j in range(lo, hi + 1) if j != i)

@@ -56,3 +56,8 @@ CANNOT_FORMS = frozenset(["can't", "cant", "cannot", "couldn't", "couldnt"])
 STOP_SENTENCE, STOP_COMMA = 2, 1
 GREETINGS = frozenset(["happy", "merry", "good", "great", "best", "thank", "thanks", "congratulations", "congrats",
                        "welcome", "dear", "love", "warm", "kind", "nice", "lovely", "beautiful", "awesome", "amazing"])
+# What customers judge: a capitalised run holding one of these is a verdict on it ("This is Terrible
+# Service"), not a name or a headline, so its rated words count.
+SERVICE_NOUNS = frozenset(["service", "support", "staff", "crew", "flight", "flights", "delivery", "order",
+                           "customer", "experience", "app", "update", "product", "team", "agent", "help",
+                           "refund", "airline", "company", "website", "quality"])
