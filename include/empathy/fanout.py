@@ -75,7 +75,7 @@ class Child:
 
 def imap(func: Callable, batches: Iterable, context, processes: int) -> Iterator:
     """``func(context, batch)`` for each of ``batches``, in order, by ``processes`` children (0: all here).
-    Children start only when there is more than one batch (a child takes ~1 s to start). ``func`` is a
+    Children start only when there is more than one batch (a child takes ~0.5 s to start). ``func`` is a
     module-level function; ``context`` and every batch and result must pickle. At most ``processes`` (and
     two) batches are taken from ``batches`` and not yet answered: memory stays a few batches."""
     batches = iter(batches)
