@@ -125,6 +125,6 @@ def test_a_run_shared_with_child_processes_judges_decides_and_shows_what_one_don
 
     monkeypatch.setattr(fanout, "Child", Spy)
     shared = run("shared", processes=2, batch=4)
-    assert sorted(set(children)) == ["preview_batch", "render_users", "score_batch"] and len(children) == 6
+    assert sorted(set(children)) == ["preview_file", "render_users", "score_batch"] and len(children) == 6
     assert len(here["states"]) > 8 and len(here["page"]) == len(here["states"])   # several batches of 4
     assert shared == here

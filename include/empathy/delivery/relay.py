@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -81,12 +83,7 @@ def claim(con, settings: Settings, kinds=None, scope: str = "", limit: int | Non
         raise ValueError(f"unknown action kinds {sorted(unknown)}")
     window = _deliverable_window(settings, failed_before)
     with store.transaction(con):
-        store.run(con, "delivery/give_up.sql", {"max_attempts": window["max_attempts"],
-                                                "stale_before": window["stale_before"]}).fetchall()
-        stale = con.execute("SELECT count(*) FROM _stale_leases WHERE list_contains(?, kind)", [kinds]).fetchall()[0][0]
-        if stale:  # reported by the run report (stale_leases) too
-            log.warning("%d action(s) were claimed by a sending step that never recorded (crashed?): "
-                        "claimed again, the journal keeps a sent one from going twice", stale)
+        _give_up_stale(con, window, kinds)
         cur = store.run(con, "delivery/claim.sql", {**window, "kinds": kinds, "scope": scope,
                                                     "limit": int(limit or settings.delivery_batch)})
         rows = store.records(cur)
@@ -125,24 +122,69 @@ def apply_holds(con, settings: Settings, scope: str, mirrored: bool) -> dict:
 def deliver_previews(con, settings: Settings, scope: str, kinds=None) -> dict:
     """The scope's deliverable actions of ``kinds`` (default all) as previews: a simulation's, or a live
     run's for channels with no connection (nothing leaves the machine, so no provider's pace applies: every
-    one is previewed now, ``delivery_batch`` rows in memory per batch).
+    one is previewed now).
 
-    One batch's worth is previewed here. A larger backlog (a bulk load's first run: ~80,000 emails) is
-    previewed by ``bulk_processes`` child processes (``empathy.fanout``), one batch each, while this one
-    claims the next batch and records the last: making a preview is Python and a file, no database."""
-    tally: Counter = Counter()
-    started = datetime.now(UTC)  # a preview that fails now stays failed for the next run, not this loop
-
-    def batches():
-        while rows := claim(con, settings, kinds=kinds, scope=scope, failed_before=started):
-            yield rows
-
-    for batch in fanout.imap(preview_batch, batches(), settings, settings.bulk_processes):
-        record(con, batch)
-        tally.update((o["kind"], o["status"]) for o in batch)
-    if tally:
+    Set-based where the rows are: one claim of them all writes them to Parquet files of ``delivery_batch``
+    rows (``claim_previews.sql``); ``bulk_processes`` child processes (``empathy.fanout``) each preview one
+    file at a time and write its outcomes beside it; one statement records them all. No row passes
+    through this process, and each child holds one batch. A crash before the record leaves the rows
+    claimed: the next run takes them again once their lease ends, and writes the same previews."""
+    kinds = list(kinds or KINDS)
+    window = _deliverable_window(settings)
+    folder = Path(tempfile.mkdtemp(prefix="previews-", dir=_work_folder(settings)))
+    try:
+        with store.transaction(con):
+            _give_up_stale(con, window, kinds)
+            claimed, n = store.run(con, "delivery/claim_previews.sql", {
+                **window, "kinds": kinds, "scope": scope, "batch": max(1, int(settings.delivery_batch)),
+                "folder": str(folder / "claimed")}).fetchone()
+        if not claimed:
+            return {}
+        jobs = [str(folder / "claimed" / f"batch={i}") for i in range(n)]
+        outcomes = [p for p in fanout.imap(preview_file, jobs, settings, settings.bulk_processes) if p]
+        tally = record_files(con, outcomes)
         preview.write_index(settings.outbox)
-    return _by_kind(tally)
+        return _by_kind(tally)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _work_folder(settings: Settings) -> Path:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return settings.work_dir
+
+
+def _give_up_stale(con, window: dict, kinds: list[str]) -> None:
+    """Claimed rows that never got an outcome: the ones out of attempts fail, visibly (logged here)."""
+    store.run(con, "delivery/give_up.sql", {"max_attempts": window["max_attempts"],
+                                            "stale_before": window["stale_before"]}).fetchall()
+    stale = con.execute("SELECT count(*) FROM _stale_leases WHERE list_contains(?, kind)", [kinds]).fetchall()[0][0]
+    if stale:  # reported by the run report (stale_leases) too
+        log.warning("%d action(s) were claimed by a sending step that never recorded (crashed?): "
+                    "claimed again, the journal keeps a sent one from going twice", stale)
+
+
+def preview_file(settings: Settings, folder: str) -> str | None:
+    """One claimed batch's Parquet file previewed (no database: ``deliver_previews`` records it); the path
+    of its outcomes' file beside it, or None when the folder holds no rows."""
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(folder).glob("*.parquet"))
+    if not files:
+        return None
+    rows = pa.concat_tables([pq.read_table(f) for f in files]).to_pylist()
+    for row in rows:
+        row["detail"] = _decode(row["detail"]) if row["detail"] else {}
+        for key, value in row.items():
+            if isinstance(value, (datetime, date)):
+                row[key] = value.isoformat()
+    rows.sort(key=lambda r: (r["created_at"] or "", r["action_id"]))
+    outcomes = preview_batch(settings, rows)
+    table = pa.Table.from_pylist([{k: o.get(k) for k in OUTCOME_FILE_SCHEMA.names} for o in outcomes],
+                                 schema=OUTCOME_FILE_SCHEMA)
+    path = str(Path(folder).with_name(Path(folder).name + ".outcomes.parquet"))
+    pq.write_table(table, path)
+    return path
 
 
 def preview_batch(settings: Settings, rows: list[dict]) -> list[dict]:
@@ -379,6 +421,29 @@ def record(con, outcomes: list[dict]) -> int:
         if o.get("journal"):
             Path(o["journal"]).unlink(missing_ok=True)
     return int(changed)
+
+
+OUTCOME_FILE_SCHEMA = pa.schema([*OUTCOME_SCHEMA, ("kind", pa.string()), ("journal", pa.string())])
+
+
+def record_files(con, paths: list[str]) -> Counter:
+    """``record`` for outcomes in Parquet files (a bulk preview's): one statement for them all, read where
+    they lie. Returns the (kind, status) counts."""
+    if not paths:
+        return Counter()
+    outcomes = con.read_parquet(paths)
+    with store.transaction(con):
+        store.run(con, "delivery/record.sql", relations={"delivery_outcomes": outcomes}).fetchall()
+    con.register("_recorded", outcomes)
+    try:
+        tally = Counter({(k, s): n for k, s, n in con.execute(
+            "SELECT kind, status, count(*) FROM _recorded GROUP BY ALL").fetchall()})
+        journals = [j for (j,) in con.execute("SELECT journal FROM _recorded WHERE journal IS NOT NULL").fetchall()]
+    finally:
+        con.unregister("_recorded")
+    for journal in journals:
+        Path(journal).unlink(missing_ok=True)
+    return tally
 
 
 # --- all three ----------------------------------------------------------------------------------
