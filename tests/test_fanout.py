@@ -77,7 +77,7 @@ def test_an_error_in_the_work_is_raised_in_the_caller_as_without_children():
 
 
 def test_a_run_shared_with_child_processes_judges_decides_and_shows_what_one_done_here_does(tmp_path, monkeypatch):
-    """The demo in many small batches, scored, previewed and rendered for the page by two children, against
+    """The demo in many small batches, scored, worded, previewed and rendered for the page by two children, against
     the demo in one batch of each, all in this process."""
     import json
     from datetime import datetime, timezone
@@ -85,6 +85,7 @@ def test_a_run_shared_with_child_processes_judges_decides_and_shows_what_one_don
     from runner import run_window
 
     from empathy import config, demo, store
+    from empathy.policy import render
     from empathy.ui import readmodel
     from empathy.ui.reader import ReadModel
 
@@ -94,6 +95,7 @@ def test_a_run_shared_with_child_processes_judges_decides_and_shows_what_one_don
         monkeypatch.setenv("EMPATHY_HOME", str(tmp_path / name))
         monkeypatch.setenv("EMPATHY_LANDING_SETTLE_S", "0")
         monkeypatch.setattr(readmodel, "RENDER_BATCH", batch)
+        monkeypatch.setattr(render, "WORD_BATCH", batch)
         settings = config.load().replace(bulk_processes=processes, score_batch_size=batch, delivery_batch=batch,
                                          holdout_pct=0.0)
         settings.landing.mkdir(parents=True)
@@ -125,6 +127,6 @@ def test_a_run_shared_with_child_processes_judges_decides_and_shows_what_one_don
 
     monkeypatch.setattr(fanout, "Child", Spy)
     shared = run("shared", processes=2, batch=4)
-    assert sorted(set(children)) == ["preview_file", "render_users", "score_batch"] and len(children) == 6
+    assert sorted(set(children)) == ["preview_file", "render_users", "score_batch", "word_emails"] and len(children) == 8
     assert len(here["states"]) > 8 and len(here["page"]) == len(here["states"])   # several batches of 4
     assert shared == here

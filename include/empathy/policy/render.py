@@ -1,6 +1,7 @@
 """The words of the decisions that go out: concierge alerts (Block Kit) and drip emails, for the rows the
 policy's SQL decided (``_pol_alerts``, ``_pol_drips``). One pass over those rows only: cost grows with
-what is sent, not with the users looked at."""
+what is sent, not with the users looked at. A bulk load's first run words ~60,000 emails: batches of
+``WORD_BATCH`` rows go to ``bulk_processes`` child processes (``empathy.fanout``), as scoring does."""
 from __future__ import annotations
 
 import json
@@ -9,12 +10,13 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from empathy import store
+from empathy import fanout, store
 from empathy.content import emails as mail
 from empathy.content import slack
 from empathy.content.campaigns import Campaign
 
 log = logging.getLogger(__name__)
+WORD_BATCH = 2000   # alerts or emails worded (and held in memory) per batch
 
 RENDERED_SCHEMA = pa.schema([("action_id", pa.string()), ("user_id", pa.string()), ("account_id", pa.string()),
                              ("kind", pa.string()), ("status", pa.string()), ("reason", pa.string()),
@@ -62,6 +64,24 @@ def alerts(con, settings, as_of, simulation, base_url) -> list[dict]:
         return []
     evidence, looking = _evidence(con, [r["user_id"] for r in todo])
     links = _links(load_campaigns(settings))
+    return _worded(word_alerts, todo, evidence, looking, (settings, as_of, simulation, base_url, links), settings)
+
+
+def _worded(func, todo: list[dict], evidence: dict, looking: dict, context, settings) -> list[dict]:
+    """``func(context, (rows, their evidence, what they looked for))`` over batches of ``todo``, in order."""
+    def batches():
+        for i in range(0, len(todo), WORD_BATCH):
+            rows = todo[i:i + WORD_BATCH]
+            users = {r["user_id"] for r in rows}
+            yield (rows, {u: evidence[u] for u in users if u in evidence},
+                   {u: looking[u] for u in users if u in looking})
+    return [row for part in fanout.imap(func, batches(), context, settings.bulk_processes) for row in part]
+
+
+def word_alerts(context, batch) -> list[dict]:
+    """One batch of alerts worded (no database: a child process may do it)."""
+    settings, as_of, simulation, base_url, links = context
+    todo, evidence, looking = batch
     out = []
     for r in todo:
         try:
@@ -114,9 +134,16 @@ def emails(con, settings, campaigns: list[Campaign], asm_group_id) -> list[dict]
         "FROM _pol_drips d WHERE d.outcome = 'send' ORDER BY d.user_id, d.campaign"))
     if not todo:
         return []
-    by_name = {c.name: c for c in campaigns}
     supportive = [r["user_id"] for r in todo if not r["holdout"] and tone_for(r["state"], r["intents"]) == "supportive"]
     evidence, looking = _evidence(con, supportive)
+    return _worded(word_emails, todo, evidence, looking, (settings, campaigns, asm_group_id), settings)
+
+
+def word_emails(context, batch) -> list[dict]:
+    """One batch of emails worded (no database: a child process may do it)."""
+    settings, campaigns, asm_group_id = context
+    todo, evidence, looking = batch
+    by_name = {c.name: c for c in campaigns}
     out = []
     for r in todo:
         try:
