@@ -1,4 +1,4 @@
-"""Ingest benchmark: N events (default 1M, ~54k users) from the demo generator, through `empathy.ingest`,
+"""Ingest benchmark: N events (default 1M, ~105k users: about ten each) from the demo generator, through `empathy.ingest`,
 against a bare *typed* DuckDB `read_json` of the same files into a table, on the same machine in the same run.
 
     .venv/bin/python bench/ingest.py [--events 1000000] [--per-file 100000] [--gzip] [--hostile] [--repeat 2]

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pipeline.py [--events 1000000] [--keep DIR]
 
-1. Writes N events (default 1M; about 54k users) with the demo generator.
+1. Writes N events (default 1M; about 105k users: the generator makes about ten events each) with the demo generator.
 2. Bare baseline: DuckDB's `read_json` of the same files, with typed columns, into a table (no validation,
    no dedup, no state: the physical limit of this machine).
 3. `make run`, each through Airflow exactly as `make run` does it (`scripts/run_pipeline.py`: `dag.test()`,
