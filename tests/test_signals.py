@@ -48,6 +48,17 @@ def test_rage_clicks_same_element_within_window(con, settings, times, rage):
         assert rows[0]["first_at"] >= at(times[0]) and rows[0]["last_at"] <= at(times[-1])
 
 
+@pytest.mark.parametrize("times, bursts", [
+    ([0.2 * k for k in range(12)], 1),                 # 12 clicks in 2.2 s: one burst, not ten
+    ([0, 1, 2, 3], 1),
+    ([0, 1, 2, 60, 61, 62], 2),                        # two bursts a minute apart
+    ([0, 1, 2, 12.5, 13, 13.5], 2),                    # windows that do not overlap
+])
+def test_overlapping_windows_are_one_burst(con, settings, times, bursts):
+    rows = of(evidence(con, settings, [click("u", "Save", at=t, path="/settings") for t in times]), "rage_clicks")
+    assert rows[0]["detail"]["bursts"] == bursts and rows[0]["count"] == bursts
+
+
 def test_fast_clicks_on_different_elements_are_not_rage(con, settings):
     events = [click("u", el, at=t) for t, el in [(0, "Save"), (1, "Cancel"), (2, "Help"), (3, "Save"), (4, "Cancel")]]
     assert of(evidence(con, settings, events), "rage_clicks") == []

@@ -94,6 +94,62 @@ def test_user_a_is_confused_not_at_risk_and_user_b_is_at_risk(con, settings):
     assert any("3 failed payment" in in_words(r) for r in b["reasons"])
 
 
+def lost_user_a(u, ticket_text, chaser=None):
+    """User A with rapid clicks on a settings element and an open ticket, asked 40 hours before AS_OF
+    (long past EMPATHY_TICKET_STALE_H) and maybe chased: frustrated while looking, still not leaving."""
+    asked = 3 * DAY - 40 * 3600
+    return (user_a(u) + [click(u, "Billing settings", at=1000 + k, path="/settings/billing") for k in range(5)]
+            + [ticket(u, "T-" + u, ticket_text, at=asked)]
+            + ([message(u, "T-" + u, chaser, at=asked + 3600)] if chaser else []))
+
+
+# The ways a lost customer writes about an invoice that read as leaving or as complaining to a pattern that
+# only knows "where is ...?": negated or conditional cancelling, a plan change, a thing's parts named like
+# an account ("the account menu", "the subscription term"), asking without a question mark, short with us.
+LOST_TICKETS = [
+    ("I don't want to cancel, I just need my invoices. Where are they?", None),
+    ("Do I have to cancel the subscription to get the invoice? Makes no sense", None),
+    ("We are switching to another plan (annual) next week, but first: where are the invoices", None),
+    ("Where's the invoice for the end of the subscription term", None),
+    ("When I close the account menu the invoice tab disappears", None),
+    ("Hello, I can not find the receipt for last month payment. Please help.", None),
+    ("i dont find the invoices anywhere", "still dont find them"),
+    ("Waiting for invoice since 3 days. Still not able to download. Kindly do the needful.", None),
+    ("The invoice download is broken. Where can I get my PDF?", None),
+    ("Can't find the receipt for November", "Hello?? Still nothing. I just need the PDF!!"),
+    ("why can't I download the invoice", None),
+    ("INVOICE PDF MISSING", "still no invoice"),
+]
+
+
+@pytest.mark.parametrize("text, chaser", LOST_TICKETS)
+def test_user_a_who_writes_about_the_invoice_any_way_is_never_at_risk(con, settings, text, chaser):
+    insert_events(con, lost_user_a("A", text, chaser))
+    score(con, settings, AS_OF)
+    a = row(con, "A")
+    assert a["state"] in ("frustrated", "confused"), a["reasons"][0]
+    assert "billing" in a["intents"]
+
+
+@pytest.mark.parametrize("text, chaser", [
+    ("You charged me twice for invoice INV-22. I want my money back.", None),
+    ("Where is my refund? This is unacceptable.", None),
+    ("Please close our account at the end of the month.", None),
+    ("We're moving to another provider, how do I export my data?", None),
+    ("The export is still broken after 3 days, where is the fix?", None),
+    ("I need the invoice", "Nobody answered. Cancel my subscription."),
+])
+def test_complaints_and_requests_to_leave_are_still_at_risk(con, settings, text, chaser):
+    """The other side of the line: angry at us, wanting money back, asking to end the account or to leave,
+    or a product complaint left waiting, even with billing words in it."""
+    asked = 3 * DAY - 40 * 3600
+    insert_events(con, [command("L", at=0), api("L", 200, at=30), ticket("L", "T-L", text, at=asked)]
+                  + ([message("L", "T-L", chaser, at=asked + 3600)] if chaser else []))
+    score(con, settings, AS_OF)
+    leaving = row(con, "L")
+    assert leaving["state"] == "at_risk", leaving["reasons"][0]
+
+
 def test_cancel_page_with_cancellation_words_is_at_risk(con, settings):
     insert_events(con, [page("c", "/account/cancel", at=0), search("c", "how to cancel subscription", at=20)])
     score(con, settings, AS_OF)

@@ -16,6 +16,15 @@ WITH said AS (
            left(coalesce(subject, text), 120)
     FROM sig_events
     WHERE event IN ('Support Ticket Created', 'Support Message Sent') AND coalesce(author, 'customer') NOT IN ('agent', 'support', 'bot', 'system')
+), plain AS (
+    -- what a search or ticket says about cancelling once the sentences that do not ask for it are out:
+    -- "I don't want to cancel", "do I have to cancel my plan to get the invoice?", and a thing's parts
+    -- ("the account menu", "the end of the subscription term") are no request to end anything
+    SELECT *, regexp_replace(regexp_replace(regexp_replace(t,
+               '\b(don''?t|do not|doesn''?t|does not|not|never|no need to|no intention to|without)\s+(really\s+)?(want(ing)?|going|plan(ning)?|need(ing)?|decided|intend(ing)?|trying|looking|wish(ing)?)?\s*(to\s+)?(cancel|leave|quit|churn|close|end)\w*', ' ', 'g'),
+               '\b(do|does|would|will|must|should) (i|we|you) (have|need) to (cancel|close|end|stop)[^.?!]*\bto (get|download|see|find|access|view|receive|change|update)\b', ' ', 'g'),
+               '\b(subscription|account|plan|contract|membership|service)\s+(menu|tab|page|settings|section|dropdown|panel|window|details|overview|icon|button|screen|view|term|period|type|name|number|id|owner|level|history|invoices?|dates?)\b', ' ui ', 'g') AS said_plainly
+    FROM said
 ), matched AS (  -- constant patterns: each regex is compiled once, not per row
     SELECT user_id, ts, source, example,
            regexp_matches(t, '\bsoc[ -]?2\b|\bsoc[ -]?ii\b|security[ -]white ?paper|trust[ -]?(center|centre|portal)|\bdpa\b|data processing (agreement|addendum)|\bpen[ -]?test|penetration test|\bgdpr\b|\biso[ -]?27001\b|\bhipaa\b|security (questionnaire|review|audit|policy|overview)|vendor (security|risk)|/security\b|/trust\b|subprocessors?')
@@ -27,9 +36,9 @@ WITH said AS (
            -- a page says cancel by its path; a search or a ticket must ask to end the subscription or account
            -- ("cancel the duplicate charge" is billing, not leaving)
            CASE WHEN source = 'page' THEN regexp_matches(t, '\bcancel|close[-_]account')
-                ELSE regexp_matches(t, '\b(cancel(l?ing|l?ation)?|terminat(e|ing|ion)|end(ing)?|stop(ping)?|close|closing|delete|deleting)\s+(of\s+)?(my |our |the |this )?(subscription|account|plan|contract|membership|service)\b|\b(want|going|plan(ning)?|need|decided|like|about) to (cancel|leave|quit|churn)\b|\bhow (do|can|to) (i |we )?cancel\b|\b(we|i)(''ll| will| are going to| am going to) (cancel|leave)\b|(leaving|switch(ing)?|moving|migrat(e|ing)) to (a |an )?(competitor|another|other)\b|\bunsubscribe (me|us) from (the )?(service|product)\b|^\s*(cancel|cancellation|cancel plan|cancel subscription)\s*$')
+                ELSE regexp_matches(said_plainly, '\b(cancel(l?ing)?|terminat(e|ing)|end(ing)?|stop(ping)?|close|closing|delete|deleting)\s+(my |our |the |this )?(subscription|account|plan|contract|membership|service)\b|\b(cancell?ation|termination)\s+(of\s+)?(my |our |the |this )?(subscription|account|plan|contract|membership|service)\b|\b(want|going|plan(ning)?|need|decided|like|about) to (cancel|leave|quit|churn)\b|\bhow (do|can|to) (i |we )?cancel\b|\b(we|i)(''ll| will| are going to| am going to) (cancel|leave)\b|(leaving|switch(ing)?|moving|migrat(e|ing)) to (a |an )?(competitor|(another|other|different|a new) (tool|provider|vendor|service|product|company|platform|solution|app|supplier)s?)\b|\bunsubscribe (me|us) from (the )?(service|product)\b|^\s*(cancel|cancellation|cancel plan|cancel subscription)\s*$')
            END AS cancellation
-    FROM said
+    FROM plain
 ), hits AS (
     UNPIVOT matched ON security_review, billing, cancellation INTO NAME intent VALUE hit
 )

@@ -1,6 +1,6 @@
 -- Rage clicks: the same element (same path) clicked $rage_clicks+ times within $rage_window_s seconds.
--- A sliding window: click i starts a burst when click i+(n-1) on that element is at most the window
--- later. PostHog `$rageclick` and Mixpanel `$mp_rage_click` events are bursts already detected.
+-- A sliding window: click i starts a window when click i+(n-1) on that element is at most the window
+-- later; windows that overlap are one burst. PostHog `$rageclick` and Mixpanel `$mp_rage_click` events are bursts already detected.
 -- Fast clicks on different elements, or one element clicked slowly, are not rage.
 -- reads: sig_events
 -- writes: evidence rows: rage_clicks (user_id, signal, key, first_at, last_at, count, detail)
@@ -11,10 +11,19 @@ WITH clicks AS (
                                             ORDER BY ts, message_id) AS nth_click_at
     FROM sig_events
     WHERE type = 'track' AND event = 'Element Clicked'
-), bursts AS (
+), windows AS (
     SELECT user_id, element, path, ts AS started_at, nth_click_at AS ended_at
     FROM clicks
     WHERE epoch(nth_click_at) - epoch(ts) <= $rage_window_s
+), episodes AS (  -- windows that overlap are one burst: 12 clicks in 2 s are one burst, not ten
+    SELECT *, coalesce(started_at > max(ended_at) OVER (PARTITION BY user_id, element, path ORDER BY started_at
+                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), true) AS starts
+    FROM windows
+), bursts AS (
+    SELECT user_id, element, path, min(started_at) AS started_at, max(ended_at) AS ended_at
+    FROM (SELECT *, sum(starts::INTEGER) OVER (PARTITION BY user_id, element, path ORDER BY started_at
+                                               ROWS UNBOUNDED PRECEDING) AS burst FROM episodes)
+    GROUP BY user_id, element, path, burst
     UNION ALL
     SELECT user_id, coalesce(element, '?'), coalesce(path, ''), ts, ts
     FROM sig_events

@@ -12,10 +12,12 @@ CREATE OR REPLACE TEMP TABLE _ev AS
 SELECT e.* FROM user_evidence e SEMI JOIN _judged j USING (user_id) WHERE e.as_of = $as_of;
 
 -- The customer's texts with their scores (idx 0 = latest). Negative and positive exactly where the
--- scorer's labels are; a text that asks for something and does not complain is a sign of looking.
+-- scorer's labels are; a text that asks for something and does not complain is a sign of looking, and so
+-- is any text about documents a customer looks for (an invoice, a receipt) that is short with us
+-- ("still no invoice!!", "the invoice download does not work") but not angry at us.
 CREATE OR REPLACE TEMP TABLE _texts AS
 SELECT *, score <= -$neutral_band AS neg, score >= $neutral_band AS pos,
-       asks AND NOT complains(text) AS looking
+       (asks AND NOT complains(text)) OR (looks_for_documents(text) AND NOT complains_strongly(text)) AS looking
 FROM (
     SELECT t.user_id, t.key AS message_id, t.last_at AS seen_at, (t.detail->>'idx')::INTEGER AS idx,
            t.detail->>'kind' AS kind, t.detail->>'ticket_id' AS ticket_id, t.detail->>'text' AS text,
