@@ -119,6 +119,11 @@ LOST_TICKETS = [
     ("Can't find the receipt for November", "Hello?? Still nothing. I just need the PDF!!"),
     ("why can't I download the invoice", None),
     ("INVOICE PDF MISSING", "still no invoice"),
+    ("I am searching the invoice since yesterday, please tell me where it is located", "Please, I still not find it"),
+    ("can't find invoices. only see cancel subscription. not trying to cancel.", None),
+    ("can u send invoice pls", "is anyone there"),
+    ("we upgraded to the annual plan and need the invoice for it, do I need to cancel the monthly one first", None),
+    ("Where the hell is the invoice download", "still waiting"),
 ]
 
 
@@ -138,6 +143,11 @@ def test_user_a_who_writes_about_the_invoice_any_way_is_never_at_risk(con, setti
     ("We're moving to another provider, how do I export my data?", None),
     ("The export is still broken after 3 days, where is the fix?", None),
     ("I need the invoice", "Nobody answered. Cancel my subscription."),
+    ("The invoice is wrong, we were billed for 40 seats and we have 12. Ridiculous.",
+     "Hello? The invoice is still wrong. Fix this."),
+    ("Thanks for the great service over the years. We have decided not to continue after March, please cancel "
+     "the renewal.", None),
+    ("I clicked cancel subscription and nothing happened", None),
 ])
 def test_complaints_and_requests_to_leave_are_still_at_risk(con, settings, text, chaser):
     """The other side of the line: angry at us, wanting money back, asking to end the account or to leave,

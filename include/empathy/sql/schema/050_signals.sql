@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS signal_catalog (
 CREATE OR REPLACE MACRO asks_for_help(t) AS
     regexp_matches(lower(coalesce(t, '')),
         '\?|\b(where(''?s| (is|are|do|can|did|does|would|should|i|we))|how (do|can|to|does|should|would|i|we)|looking for|is there a way|what happened to|need help|help me (find|get|download|locate)'
-        || '|(can''?t|cannot|can not|could ?n''?o?t|unable to|not able to|don''?t|do not|didn''?t|did not|never) (i |we |you )?(find|locate|see|get|download|access|open|reach)'
+        || '|(can''?t|cannot|can not|could ?n''?o?t|unable to|not able to|don''?t|do not|didn''?t|did not|never|not|still not) (i |we |you )?(find|found|locate|see|get|download|access|open|reach)'
         || '|(still )?(no|missing|waiting for|haven''?t (received|got|gotten)|never (received|got)) (the |my |our |a |an |any )?(invoices?|receipts?|pdfs?|statements?|bills?|billing history|credit notes?)'
         || '|(invoices?|receipts?|pdfs?|statements?) (is |are )?(missing|not (there|showing|visible|available|working))'
         || '|(i|we) (just |only )?need (the|my|our|a|an|to (find|get|download|see))|send (me|us) (the|my|our|a|an)|please (send|share|provide|forward))\b');
@@ -50,7 +50,7 @@ CREATE OR REPLACE MACRO looks_for_documents(t) AS
 -- Words of anger at the company or of wanting money back: a complaint, whatever else the text asks.
 CREATE OR REPLACE MACRO complains_strongly(t) AS
     regexp_matches(lower(coalesce(t, '')),
-        '\b(ridiculous|unacceptable|terrible|awful|worst|horrible|useless|furious|angry|disgusting|pathetic|scam|fraud|incompetent|refund|money back|charged (me )?(again|twice|\d+ times)|double[- ]charged|overcharg\w*|never again|fed up|sick of|waste of|stupid|hate|infuriat\w*|outrage\w*|disappoint\w*|joke|nobody (answers|answered|replied|helps)|no one (answers|answered|replied|helps))\b');
+        '\b(ridiculous|unacceptable|terrible|awful|worst|horrible|useless|furious|angry|disgusting|pathetic|scam|fraud|incompetent|refund|money back|charged (me )?(again|twice|\d+ times)|double[- ]charged|overcharg\w*|never again|fed up|sick of|waste of|stupid|hate|infuriat\w*|outrage\w*|disappoint\w*|joke|nobody (answers|answered|replied|helps)|no one (answers|answered|replied|helps)|(is|are|was|were) (still )?(wrong|incorrect)|wrong (amount|charge|invoice|price)|billed (us |me )?(twice|for \d+)|fix (this|it)\b)\b');
 
 -- A complaint in so many words: anger (above), or saying the product is broken, or "!!".
 CREATE OR REPLACE MACRO complains(t) AS

@@ -68,9 +68,13 @@ WITH beh AS (
     FROM _texts t
     LEFT JOIN _ev o ON o.user_id = t.user_id AND o.signal = 'open_ticket' AND o.key = t.ticket_id
     GROUP BY t.user_id
-), ticket_word AS (  -- the customer's latest word on each open ticket
+), ticket_word AS (  -- the customer's latest word on each open ticket; a ticket about a document they look
+                     -- for stays looking when chased ("can u send invoice pls", then "is anyone there")
+                     -- unless that latest word is angry at us
     SELECT o.user_id, o.key AS ticket_id, o.count AS customer_messages, o.first_at,
-           arg_min(t.neg AND NOT t.looking, t.idx) AS negative
+           arg_min(t.neg AND NOT t.looking, t.idx)
+               AND NOT (bool_or(looks_for_documents(t.text) AND NOT complains_strongly(t.text))
+                        AND NOT arg_min(complains_strongly(t.text), t.idx)) AS negative
     FROM _ev o JOIN _texts t ON t.user_id = o.user_id AND t.ticket_id = o.key
     WHERE o.signal = 'open_ticket'
     GROUP BY ALL
