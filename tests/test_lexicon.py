@@ -108,6 +108,13 @@ def test_right_on_nine_in_ten_support_messages(scorer):
     ("love being on hold for an hour", "negative"),
     ("nothing like waiting 2 hours at the gate", "negative"),
     ("you lost a loyal customer", "negative"),
+    # expected and not delivered, logged out, data gone, a person wanted, praise as sarcasm (round 3)
+    ("my package was supposed to arrive on Monday", "negative"),
+    ("the app keeps logging me out", "negative"),
+    ("your update deleted all my notes", "negative"),
+    ("I need to talk to a real person", "negative"),
+    ("still sitting at the gate", "negative"),
+    ("Flight cancelled again. Rebooked for tomorrow night. Great.", "negative"),
 ])
 def test_support_language(scorer, text, expected):
     assert label(scorer, text) == expected, scorer.explain(text)
@@ -159,6 +166,12 @@ def test_contrast_emoji_and_sarcasm_need_a_complaint(scorer):
     assert label(scorer, "Invoice received 👎") == "negative"
     assert label(scorer, "Oh great, the report is empty again.") == "negative"
     assert label(scorer, "Oh great, it works!") == "positive"
+    # praise as a sentence of its own: sarcasm after a complaint, praise otherwise
+    rules = scorer.rules
+    assert dict(rules.explain("The export failed again. Perfect."))["perfect"] < 0
+    assert dict(rules.explain("It syncs now. Perfect."))["perfect"] > 0
+    assert dict(rules.explain("Great. The export failed again"))["great"] > 0   # the text's first word: not after anything
+    assert label(scorer, "It syncs now. Perfect.") == "positive"
 
 
 def test_one_symmetric_band_separates_the_labels(scorer):

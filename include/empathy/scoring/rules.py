@@ -38,6 +38,7 @@ from empathy.scoring.wordlists import (
     NEGATORS,
     NOT_FORMS,
     POLITE_WORDS,
+    PRAISE_ALONE,
     SARCASM_CUES,
     SERVICE_NOUNS,
     SPEAKER_WORDS,
@@ -151,6 +152,7 @@ class RuleParams:
     bare_negation: float = -0.5     # valence of a negator that negates no sentiment word ("don't get it")
     bare_cannot: float = -1.2       # ... when it is "can't"/"cannot" ("can't queue songs")
     complaint: float = -1.0         # negative valence (summed) from which a message complains
+    praise_alone: float = -1.8      # a praise word as a sentence of its own, in a message that complains
     objective_damp: float = 0.7     # multiplier for texts with no sign of a speaker (I, you, !, emoticon)
     short_text: int = 3             # texts of at most this many tokens are reactions ("cool"): never damped
     names: bool = True              # rated words inside capitalised names and headlines are set aside (Evidence.names)
@@ -332,7 +334,9 @@ class Rules:
             if i > 0 and words[i - 1] == "least" and (i < 2 or words[i - 2] not in ("at", "very")):
                 valence *= N_SCALAR
             kind = POLITE if word in POLITE_WORDS else SUPPORT if support else WORD
-            found.append((i, 1, valence, kind, None))
+            alone = 0 < i and bound[i] >= STOP_SENTENCE and (i == n - 1 or bound[i + 1] >= STOP_SENTENCE)
+            sour = valence > 0 and word in PRAISE_ALONE and alone   # "... cancelled again. Great.": sarcasm?
+            found.append((i, 1, p.praise_alone, WORD, valence) if sour else (i, 1, valence, kind, None))
             i += 1
 
         if not found:

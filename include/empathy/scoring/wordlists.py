@@ -37,6 +37,11 @@ BOOSTERS.update({w: B_DECR for w in [
 BOOSTER_BIGRAMS = {("kind", "of"): B_DECR, ("sort", "of"): B_DECR, ("just", "enough"): B_DECR}
 
 SARCASM_CUES = frozenset({"again", "usual"})
+# Praise that is a sentence of its own after the first ("Flight cancelled again. Great."): sarcasm when the
+# message complains, praise when it does not ("It works now. Great!").
+PRAISE_ALONE = frozenset(["great", "perfect", "wonderful", "fantastic", "brilliant", "lovely", "awesome",
+                          "amazing", "nice", "excellent", "terrific", "superb", "marvelous", "fabulous",
+                          "splendid", "super", "sweet", "yay", "hooray", "bravo", "cool"])
 # Words that show a person speaking about themselves or to someone: without any of them (and without
 # "!" or an emoticon) a text reads like a headline or an announcement, which people label neutral.
 SPEAKER_WORDS = frozenset([
