@@ -14,7 +14,7 @@ WITH negative AS (
                 THEN 'API errors still failing (' || s.errors || ' in a row on ' || s.endpoints || ')' END AS why
     FROM _pol_users u
     LEFT JOIN (SELECT user_id, any_value(data->>'errors') AS errors,
-                      array_to_string(flatten(list(from_json(data->'endpoints', '["VARCHAR"]'))), ', ') AS endpoints
+                      array_to_string(flatten(list(from_json(data->'endpoints', '["VARCHAR"]') ORDER BY key)), ', ') AS endpoints
                FROM _pol_ev
                WHERE signal = 'api_error_streak' AND coalesce((data->>'ongoing')::BOOLEAN, true)
                GROUP BY user_id) s USING (user_id)

@@ -11,7 +11,7 @@ WITH payments AS (
 )
 SELECT user_id, 'payment_failed' AS signal, 'unsettled' AS key,
        min(ts) AS first_at, max(ts) AS last_at, count(*) AS count,
-       json_object('failures', count(*), 'invoices', list(DISTINCT invoice_id) FILTER (WHERE invoice_id IS NOT NULL),
+       json_object('failures', count(*), 'invoices', list(DISTINCT invoice_id ORDER BY invoice_id) FILTER (WHERE invoice_id IS NOT NULL),
                    'amount', arg_max(amount, ts), 'currency', arg_max(currency, ts),
                    'reason', arg_max(reason, ts)) AS detail
 FROM payments

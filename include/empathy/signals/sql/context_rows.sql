@@ -33,7 +33,7 @@ WITH activity AS (
     WHERE ts <= $as_of
     GROUP BY user_id
 ), names AS (  -- the user's own identify traits: redacted from everything that leaves
-    SELECT user_id, list(DISTINCT v) FILTER (WHERE v IS NOT NULL) AS pii_names
+    SELECT user_id, list(DISTINCT v ORDER BY v) FILTER (WHERE v IS NOT NULL) AS pii_names
     FROM (SELECT user_id, unnest([traits->>'name', traits->>'firstName', traits->>'lastName',
                                   traits->>'first_name', traits->>'last_name', traits->>'email']) AS v
           FROM usable_events SEMI JOIN _scope_users USING (user_id)

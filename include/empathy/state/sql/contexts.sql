@@ -16,7 +16,7 @@ WITH ev AS (
 ), intents AS (
     SELECT user_id, json_group_object(intent, json_object('sources', sources, 'examples', examples)) AS intents
     FROM (SELECT user_id, detail->>'intent' AS intent, list(DISTINCT detail->>'source' ORDER BY detail->>'source') AS sources,
-                 flatten(list(from_json(detail->'examples', '["VARCHAR"]')))[1:3] AS examples
+                 list_sort(flatten(list(from_json(detail->'examples', '["VARCHAR"]') ORDER BY detail->>'source')))[1:3] AS examples
           FROM sig_evidence WHERE signal = 'intent' GROUP BY ALL)
     GROUP BY user_id
 ), texts AS (
