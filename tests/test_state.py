@@ -124,6 +124,8 @@ LOST_TICKETS = [
     ("can u send invoice pls", "is anyone there"),
     ("we upgraded to the annual plan and need the invoice for it, do I need to cancel the monthly one first", None),
     ("Where the hell is the invoice download", "still waiting"),
+    ("The only button I see in billing is Cancel subscription. I don't want to cancel, I want my invoice", "??"),
+    ("Where is the credit note / invoice for the refund you issued last week?", "Any update on the refund invoice?"),
 ]
 
 
@@ -139,6 +141,7 @@ def test_user_a_who_writes_about_the_invoice_any_way_is_never_at_risk(con, setti
 @pytest.mark.parametrize("text, chaser", [
     ("You charged me twice for invoice INV-22. I want my money back.", None),
     ("Where is my refund? This is unacceptable.", None),
+    ("I was charged after downgrading. Refund the difference.", "I want a response today!!"),
     ("Please close our account at the end of the month.", None),
     ("We're moving to another provider, how do I export my data?", None),
     ("The export is still broken after 3 days, where is the fix?", None),
@@ -148,6 +151,9 @@ def test_user_a_who_writes_about_the_invoice_any_way_is_never_at_risk(con, setti
     ("Thanks for the great service over the years. We have decided not to continue after March, please cancel "
      "the renewal.", None),
     ("I clicked cancel subscription and nothing happened", None),
+    ("Can you turn off auto-renewal? We are winding down the project and leaving the platform.", None),
+    ("The deploy API has been returning 500s for two days and nobody answered. This is unacceptable.",
+     "I want a response today!!"),   # a chase that reads neutral does not take the anger back
 ])
 def test_complaints_and_requests_to_leave_are_still_at_risk(con, settings, text, chaser):
     """The other side of the line: angry at us, wanting money back, asking to end the account or to leave,

@@ -18,12 +18,12 @@ WITH said AS (
     WHERE event IN ('Support Ticket Created', 'Support Message Sent') AND coalesce(author, 'customer') NOT IN ('agent', 'support', 'bot', 'system')
 ), plain AS (
     -- what a search or ticket says about cancelling once the sentences that do not ask for it are out:
-    -- "I don't want to cancel", "do I need to cancel the monthly one first?", a button named ("only see
-    -- cancel subscription") and a thing's parts ("the account menu", "the end of the subscription term")
+    -- "I don't want to cancel", "do I need to cancel the monthly one first?", a sentence naming a button
+    -- ("the only button I see is Cancel subscription") and a thing's parts ("the account menu", "the end of the subscription term")
     -- are no request to end anything
     SELECT *, regexp_replace(regexp_replace(regexp_replace(t,
                '\b(don''?t|do not|doesn''?t|does not|not|never|no need to|no intention to|without)\s+(really\s+)?(want(ing)?|going|plan(ning)?|need(ing)?|decided|intend(ing)?|trying|looking|wish(ing)?)?\s*(to\s+)?(cancel|leave|quit|churn|close|end)\w*', ' ', 'g'),
-               '\b(do|does|would|will|must|should) (i|we|you) (have|need) to (cancel|close|end|stop)\w*|\b(see|saw|seeing|only) (the |a )?(cancel|close|delete)\w*|\b(cancel|close|delete) (my |the )?(subscription|account|plan) (button|link|option)s?\b', ' ', 'g'),
+               '\b(do|does|would|will|must|should) (i|we|you) (have|need) to (cancel|close|end|stop)\w*|[^.?!]*\b(button|link|option)s?\b[^.?!]*|\b(see|saw|seeing|only) (the |a )?(cancel|close|delete)\w*|\b(cancel|close|delete) (my |the )?(subscription|account|plan) (button|link|option)s?\b', ' ', 'g'),
                '\b(subscription|account|plan|contract|membership|service)\s+(menu|tab|page|settings|section|dropdown|panel|window|details|overview|icon|button|screen|view|term|period|type|name|number|id|owner|level|history|invoices?|dates?)\b', ' ui ', 'g') AS said_plainly
     FROM said
 ), matched AS (  -- constant patterns: each regex is compiled once, not per row
@@ -37,7 +37,7 @@ WITH said AS (
            -- a page says cancel by its path; a search or a ticket must ask to end the subscription or account
            -- ("cancel the duplicate charge" is billing, not leaving)
            CASE WHEN source = 'page' THEN regexp_matches(t, '\bcancel|close[-_]account')
-                ELSE regexp_matches(said_plainly, '\b(cancel(l?ing)?|terminat(e|ing)|end(ing)?|stop(ping)?|close|closing|delete|deleting)\s+(my |our |the |this )?(subscription|account|plan|contract|membership|service|renewal|auto-?renewal|licen[cs]e)\b|\b(decided|going|plan(ning)?) not to (continue|renew|extend)|\b(won''?t|will not|do not|don''?t|shall not) (be )?(continu|renew|extend)\w*|\b(cancell?ation|termination)\s+(of\s+)?(my |our |the |this )?(subscription|account|plan|contract|membership|service)\b|\b(want|going|plan(ning)?|need|decided|like|about) to (cancel|leave|quit|churn)\b|\bhow (do|can|to) (i |we )?cancel\b|\b(we|i)(''ll| will| are going to| am going to) (cancel|leave)\b|(leaving|switch(ing)?|moving|migrat(e|ing)) to (a |an )?(competitor|(another|other|different|a new) (tool|provider|vendor|service|product|company|platform|solution|app|supplier)s?)\b|\bunsubscribe (me|us) from (the )?(service|product)\b|^\s*(cancel|cancellation|cancel plan|cancel subscription)\s*$')
+                ELSE regexp_matches(said_plainly, '\b(cancel(l?ing)?|terminat(e|ing)|end(ing)?|stop(ping)?|close|closing|delete|deleting)\s+(my |our |the |this )?(subscription|account|plan|contract|membership|service|renewal|auto-?renewal|licen[cs]e)\b|\b(decided|going|plan(ning)?) not to (continue|renew|extend)|\b(turn(ing)? off|disabl(e|ing)|stop(ping)?) (the |my |our )?(auto-?renew(al)?|auto renew(al)?|renewal)|\bleaving (the|your|this) (platform|product|service|app|tool)|\bwinding down\b|\b(won''?t|will not|do not|don''?t|shall not) (be )?(continu|renew|extend)\w*|\b(cancell?ation|termination)\s+(of\s+)?(my |our |the |this )?(subscription|account|plan|contract|membership|service)\b|\b(want|going|plan(ning)?|need|decided|like|about) to (cancel|leave|quit|churn)\b|\bhow (do|can|to) (i |we )?cancel\b|\b(we|i)(''ll| will| are going to| am going to) (cancel|leave)\b|(leaving|switch(ing)?|moving|migrat(e|ing)) to (a |an )?(competitor|(another|other|different|a new) (tool|provider|vendor|service|product|company|platform|solution|app|supplier)s?)\b|\bunsubscribe (me|us) from (the )?(service|product)\b|^\s*(cancel|cancellation|cancel plan|cancel subscription)\s*$')
            END AS cancellation
     FROM plain
 ), hits AS (
@@ -46,7 +46,7 @@ WITH said AS (
 SELECT user_id, 'intent' AS signal, intent || ':' || source AS key,
        min(ts) AS first_at, max(ts) AS last_at, count(*) AS count,
        json_object('intent', intent, 'source', source,
-                   'examples', (list(DISTINCT example) FILTER (WHERE example IS NOT NULL))[1:3]) AS detail
+                   'examples', (list(DISTINCT example ORDER BY example) FILTER (WHERE example IS NOT NULL))[1:3]) AS detail
 FROM hits
 WHERE hit
 GROUP BY user_id, intent, source

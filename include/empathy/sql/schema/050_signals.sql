@@ -50,7 +50,7 @@ CREATE OR REPLACE MACRO looks_for_documents(t) AS
 -- Words of anger at the company or of wanting money back: a complaint, whatever else the text asks.
 CREATE OR REPLACE MACRO complains_strongly(t) AS
     regexp_matches(lower(coalesce(t, '')),
-        '\b(ridiculous|unacceptable|terrible|awful|worst|horrible|useless|furious|angry|disgusting|pathetic|scam|fraud|incompetent|refund|money back|charged (me )?(again|twice|\d+ times)|double[- ]charged|overcharg\w*|never again|fed up|sick of|waste of|stupid|hate|infuriat\w*|outrage\w*|disappoint\w*|joke|nobody (answers|answered|replied|helps)|no one (answers|answered|replied|helps)|(is|are|was|were) (still )?(wrong|incorrect)|wrong (amount|charge|invoice|price)|billed (us |me )?(twice|for \d+)|fix (this|it)\b)\b');
+        '\b(ridiculous|unacceptable|terrible|awful|worst|horrible|useless|furious|angry|disgusting|pathetic|scam|fraud|incompetent|(want|need|demand|requesting|request|give (me|us)|get) (a |my |our |the )?(full )?refund|refund (me|us|the difference|my|our)|where(''?s| is) (my|our) refund|money back|charged (me )?(again|twice|\d+ times)|double[- ]charged|overcharg\w*|never again|fed up|sick of|waste of|stupid|hate|infuriat\w*|outrage\w*|disappoint\w*|joke|nobody (answers|answered|replied|helps)|no one (answers|answered|replied|helps)|(is|are|was|were) (still )?(wrong|incorrect)|wrong (amount|charge|invoice|price)|billed (us |me )?(twice|for \d+)|fix (this|it)\b)\b');
 
 -- A complaint in so many words: anger (above), or saying the product is broken, or "!!".
 CREATE OR REPLACE MACRO complains(t) AS
