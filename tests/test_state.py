@@ -126,6 +126,9 @@ LOST_TICKETS = [
     ("Where the hell is the invoice download", "still waiting"),
     ("The only button I see in billing is Cancel subscription. I don't want to cancel, I want my invoice", "??"),
     ("Where is the credit note / invoice for the refund you issued last week?", "Any update on the refund invoice?"),
+    ("I only see 'Cancel plan' under billing. where's the invoice section??", "???"),
+    ('I only see "Cancel subscription". where is the invoice', None),
+    ("billing shows change plan and cancel plan, no invoice. where", None),
 ]
 
 

@@ -19,11 +19,12 @@ WITH said AS (
 ), plain AS (
     -- what a search or ticket says about cancelling once the sentences that do not ask for it are out:
     -- "I don't want to cancel", "do I need to cancel the monthly one first?", a sentence naming a button
-    -- ("the only button I see is Cancel subscription") and a thing's parts ("the account menu", "the end of the subscription term")
+    -- ("the only button I see is Cancel subscription"), a quoted label ("I only see 'Cancel plan'"), a
+    -- menu read out ("change plan, cancel plan") and a thing's parts ("the account menu", "the end of the subscription term")
     -- are no request to end anything
     SELECT *, regexp_replace(regexp_replace(regexp_replace(t,
                '\b(don''?t|do not|doesn''?t|does not|not|never|no need to|no intention to|without)\s+(really\s+)?(want(ing)?|going|plan(ning)?|need(ing)?|decided|intend(ing)?|trying|looking|wish(ing)?)?\s*(to\s+)?(cancel|leave|quit|churn|close|end)\w*', ' ', 'g'),
-               '\b(do|does|would|will|must|should) (i|we|you) (have|need) to (cancel|close|end|stop)\w*|[^.?!]*\b(button|link|option)s?\b[^.?!]*|\b(see|saw|seeing|only) (the |a )?(cancel|close|delete)\w*|\b(cancel|close|delete) (my |the )?(subscription|account|plan) (button|link|option)s?\b', ' ', 'g'),
+               '\b(do|does|would|will|must|should) (i|we|you) (have|need) to (cancel|close|end|stop)\w*|[^.?!]*\b(button|link|option)s?\b[^.?!]*|(^|\s)[''"“‘][^''"“”‘’]{1,40}[''"”’]|\b(change|upgrade|downgrade|switch|manage|pause) (plan|subscription)s?\s*(,|/|and|or)\s*(and |or )?(cancel|end) (plan|subscription)s?\b|\b(cancel|end) (plan|subscription)s?\s*(,|/|and|or)\s*(and |or )?(change|upgrade|downgrade|switch|manage|pause) (plan|subscription)s?\b|\b(see|saw|seeing|only) (the |a )?(cancel|close|delete)\w*|\b(cancel|close|delete) (my |the )?(subscription|account|plan) (button|link|option)s?\b', ' ', 'g'),
                '\b(subscription|account|plan|contract|membership|service)\s+(menu|tab|page|settings|section|dropdown|panel|window|details|overview|icon|button|screen|view|term|period|type|name|number|id|owner|level|history|invoices?|dates?)\b', ' ui ', 'g') AS said_plainly
     FROM said
 ), matched AS (  -- constant patterns: each regex is compiled once, not per row
