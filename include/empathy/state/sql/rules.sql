@@ -74,7 +74,7 @@ WITH beh AS (
     SELECT o.user_id, o.key AS ticket_id, o.count AS customer_messages, o.first_at,
            -- an angry word stays until a kind one: a chase that reads neutral ("I want a response today!!")
            -- does not take the anger back
-           (arg_min(t.neg AND NOT t.looking, t.idx) OR (bool_or(t.neg AND NOT t.looking) AND NOT arg_min(t.pos, t.idx)))
+           (bool_or(t.neg AND NOT t.looking) AND NOT arg_min(t.pos, t.idx))
                AND NOT (bool_or(looks_for_documents(t.text) AND NOT complains_strongly(t.text))
                         AND NOT arg_min(complains_strongly(t.text), t.idx)) AS negative
     FROM _ev o JOIN _texts t ON t.user_id = o.user_id AND t.ticket_id = o.key
